@@ -1,0 +1,61 @@
+package caddymodule
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/hmsgate/caddy-sinch-hms/oauthresp"
+	"github.com/hmsgate/caddy-sinch-hms/sinchauth"
+)
+
+// authorizeAssertion authenticates a Sinch client assertion (Alt B).
+func (h *Handler) authorizeAssertion(r *http.Request, form oauthresp.Form) (*tokenRequest, *oauthresp.Error) {
+	switch {
+	case !form.Has(paramClientAssertionType):
+		return nil, oauthresp.NewError(http.StatusBadRequest, oauthresp.ErrInvalidRequest, "client_assertion_type is missing")
+	case form.Get(paramClientAssertionType) != assertionTypeJWTBearer:
+		return nil, oauthresp.NewError(http.StatusUnauthorized, oauthresp.ErrInvalidClient,
+			"client_assertion_type must be %s", assertionTypeJWTBearer)
+	case form.Get(paramClientAssertion) == "":
+		return nil, oauthresp.NewError(http.StatusBadRequest, oauthresp.ErrInvalidRequest, "client_assertion is missing")
+	}
+	audiences := h.Audiences
+	if len(audiences) == 0 {
+		audiences = []string{requestURL(r)}
+	}
+	a, err := h.validator.Validate(r.Context(), form.Get(paramClientAssertion), audiences)
+	if err != nil {
+		return nil, assertionError(err)
+	}
+	return &tokenRequest{
+		form:           form,
+		flow:           flowClientAssertion,
+		applicationKey: a.ApplicationKey,
+		hmsAppID:       a.HMSApplicationID,
+		app:            h.hmsApps[a.HMSApplicationID],
+	}, nil
+}
+
+// assertionError maps a rejected assertion to its OAuth answer: an HMS
+// application that is not configured here is unauthorized_client, a replay
+// store that cannot answer is temporarily_unavailable (fail closed), and
+// every other failure is invalid_client.
+func assertionError(err error) *oauthresp.Error {
+	var ae *sinchauth.Error
+	if !errors.As(err, &ae) {
+		return oauthresp.NewError(http.StatusUnauthorized, oauthresp.ErrInvalidClient, "client assertion rejected")
+	}
+	var oerr *oauthresp.Error
+	switch ae.Reason {
+	case sinchauth.ReasonUnknownHMSApp:
+		oerr = oauthresp.NewError(http.StatusBadRequest, oauthresp.ErrUnauthorizedClient, "%s", ae.Detail)
+	case sinchauth.ReasonReplayStore:
+		oerr = oauthresp.NewError(http.StatusServiceUnavailable, oauthresp.ErrTemporarilyUnavailable,
+			"the replay store cannot be reached; try again")
+		oerr.RetryAfter = retryAfterReplayStore
+	default:
+		oerr = oauthresp.NewError(http.StatusUnauthorized, oauthresp.ErrInvalidClient,
+			"client assertion rejected (%s): %s", ae.Reason, ae.Detail)
+	}
+	return withReason(oerr, string(ae.Reason))
+}

@@ -1,0 +1,83 @@
+package caddymodule
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/hmsgate/caddy-sinch-hms/oauthresp"
+	"github.com/hmsgate/caddy-sinch-hms/tokencache"
+)
+
+// Retry-After values when no better one is known.
+const (
+	retryAfterUpstream    = 10 * time.Second
+	retryAfterReplayStore = 5 * time.Second
+)
+
+// answer writes the cached (or freshly fetched) Huawei token for the
+// authenticated request's HMS application.
+func (h *Handler) answer(w http.ResponseWriter, r *http.Request, req *tokenRequest) error {
+	res, err := req.app.cache.Get(r.Context(), req.app.id, req.app.fetcher)
+	if err != nil {
+		return h.refuse(w, r, upstreamError(err, req), zap.String("hms_application_id", req.hmsAppID))
+	}
+	h.logger.Debug("token issued",
+		zap.String("flow", req.flow),
+		zap.String("application_key", req.applicationKey),
+		zap.String("hms_application_id", req.hmsAppID),
+		zap.Stringer("cache", res.Source))
+	return oauthresp.WriteToken(w, res.Token.AccessToken, oauthresp.ExpiresIn(res.Token.ExpiresAt, h.now()))
+}
+
+// upstreamError maps a failed Huawei fetch to its OAuth answer: Huawei
+// refusing the App ID or secret is the operator's problem (502
+// server_error); anything else is transient (503 temporarily_unavailable
+// with Retry-After).
+func upstreamError(err error, req *tokenRequest) *oauthresp.Error {
+	if tokencache.KindOf(err) == tokencache.KindRejected {
+		oerr := oauthresp.NewError(http.StatusBadGateway, oauthresp.ErrServerError,
+			"Huawei rejected the credentials of HMS application %s%s: check its App ID and App secret",
+			req.hmsAppID, upstreamCode(err))
+		oerr.Reason = "huawei_rejected"
+		return oerr
+	}
+	oerr := oauthresp.NewError(http.StatusServiceUnavailable, oauthresp.ErrTemporarilyUnavailable,
+		"no Huawei token available for HMS application %s right now; try again later", req.hmsAppID)
+	oerr.RetryAfter = max(tokencache.RetryAfterOf(err), retryAfterUpstream)
+	oerr.Reason = "huawei_unavailable"
+	return oerr
+}
+
+func upstreamCode(err error) string {
+	var ue *tokencache.UpstreamError
+	if errors.As(err, &ue) && ue.Code != "" {
+		return " (Huawei error " + ue.Code + ")"
+	}
+	return ""
+}
+
+// refuse logs a refused request and writes its OAuth error. Rejections of
+// the caller are warnings; failures of our own side are errors.
+func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, oerr *oauthresp.Error, fields ...zap.Field) error {
+	fields = append(fields,
+		zap.Int("status", oerr.Status),
+		zap.String("error", oerr.Code),
+		zap.String("reason", oerr.Reason),
+		zap.String("description", oerr.Description),
+		zap.String("remote_ip", r.RemoteAddr))
+	if oerr.Status >= 500 {
+		h.logger.Error("token request failed", fields...)
+	} else {
+		h.logger.Warn("token request rejected", fields...)
+	}
+	return oauthresp.WriteError(w, oerr)
+}
+
+// withReason labels an OAuth error with its bounded reason.
+func withReason(oerr *oauthresp.Error, reason string) *oauthresp.Error {
+	oerr.Reason = reason
+	return oerr
+}

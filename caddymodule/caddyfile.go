@@ -1,0 +1,187 @@
+package caddymodule
+
+import (
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/hmsgate/caddy-sinch-hms/sinchauth"
+)
+
+func init() {
+	httpcaddyfile.RegisterHandlerDirective("sinch_hms", parseCaddyfile)
+	// Like caddy-ratelimit: an auth handler runs before basic_auth (and so
+	// before reverse_proxy and respond), and users need no `order` line.
+	httpcaddyfile.RegisterDirectiveOrder("sinch_hms", httpcaddyfile.Before, "basic_auth")
+}
+
+func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	var handler Handler
+	err := handler.UnmarshalCaddyfile(h.Dispenser)
+	return &handler, err
+}
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
+//
+//	sinch_hms [<matcher>] {
+//	    sinch_application <application_key> <secret_base64> [<secret_base64>...]
+//	    audience <url>...
+//	    clock_skew <duration>
+//	    max_assertion_lifetime <duration>
+//	    replay_store memory
+//	    hms_application <hms_app_id> <hms_app_secret>
+//	    huawei_token_url <url>
+//	    refresh_before <duration>
+//	    token_store memory
+//	    forward
+//	}
+//
+// sinch_application and hms_application repeat; every other subdirective
+// may appear once. Secrets are best written as {env.NAME} or {file./path}
+// placeholders, which are expanded when the config is provisioned and so
+// never appear in the adapted JSON.
+func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the directive name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	seen := make(map[string]bool)
+	for d.NextBlock(0) {
+		name := d.Val()
+		if !repeatable[name] && seen[name] {
+			return d.Errf("subdirective %q given more than once", name)
+		}
+		seen[name] = true
+		parse, ok := subdirectives[name]
+		if !ok {
+			return d.Errf("unrecognized subdirective %q", name)
+		}
+		if err := parse(h, d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// repeatable are the subdirectives that may be given more than once.
+var repeatable = map[string]bool{"sinch_application": true, "hms_application": true}
+
+// subdirectives parse one line (or block) each; d is positioned on the
+// subdirective's name.
+var subdirectives = map[string]func(h *Handler, d *caddyfile.Dispenser) error{
+	"sinch_application": func(h *Handler, d *caddyfile.Dispenser) error {
+		args := d.RemainingArgs()
+		if len(args) < 2 {
+			return d.Errf("sinch_application needs an application key and at least one secret")
+		}
+		for i, secret := range args[1:] {
+			if err := checkLiteralSecret(secret); err != nil {
+				return d.Errf("sinch_application %s: secret #%d: %v", args[0], i+1, err)
+			}
+		}
+		h.SinchApplications = append(h.SinchApplications, SinchApplication{ApplicationKey: args[0], Secrets: args[1:]})
+		return nil
+	},
+	"audience": func(h *Handler, d *caddyfile.Dispenser) error {
+		args := d.RemainingArgs()
+		if len(args) == 0 {
+			return d.ArgErr()
+		}
+		h.Audiences = append(h.Audiences, args...)
+		return nil
+	},
+	"clock_skew": func(h *Handler, d *caddyfile.Dispenser) error {
+		return parseDuration(d, &h.ClockSkew)
+	},
+	"max_assertion_lifetime": func(h *Handler, d *caddyfile.Dispenser) error {
+		return parseDuration(d, &h.MaxAssertionLifetime)
+	},
+	"replay_store": func(h *Handler, d *caddyfile.Dispenser) error {
+		return parseStore(d, &h.ReplayStore)
+	},
+	"hms_application": func(h *Handler, d *caddyfile.Dispenser) error {
+		args := d.RemainingArgs()
+		if len(args) != 2 {
+			return d.Errf("hms_application needs exactly an HMS App ID and an App secret")
+		}
+		h.HMSApplications = append(h.HMSApplications, HMSApplication{AppID: args[0], AppSecret: args[1]})
+		return nil
+	},
+	"huawei_token_url": func(h *Handler, d *caddyfile.Dispenser) error {
+		return parseSingle(d, &h.HuaweiTokenURL)
+	},
+	"refresh_before": func(h *Handler, d *caddyfile.Dispenser) error {
+		return parseDuration(d, &h.RefreshBefore)
+	},
+	"token_store": func(h *Handler, d *caddyfile.Dispenser) error {
+		return parseStore(d, &h.TokenStore)
+	},
+	"forward": func(h *Handler, d *caddyfile.Dispenser) error {
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+		h.Forward = true
+		return nil
+	},
+}
+
+func parseSingle(d *caddyfile.Dispenser, dst *string) error {
+	if !d.NextArg() {
+		return d.ArgErr()
+	}
+	*dst = d.Val()
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	return nil
+}
+
+func parseDuration(d *caddyfile.Dispenser, dst *caddy.Duration) error {
+	var s string
+	if err := parseSingle(d, &s); err != nil {
+		return err
+	}
+	dur, err := caddy.ParseDuration(s)
+	if err != nil {
+		return d.Errf("%s: bad duration %q: %v", d.Val(), s, err)
+	}
+	if dur <= 0 {
+		return d.Errf("duration %q must be positive", s)
+	}
+	*dst = caddy.Duration(dur)
+	return nil
+}
+
+func parseStore(d *caddyfile.Dispenser, dst **StoreConfig) error {
+	name := d.Val()
+	if !d.NextArg() {
+		return d.ArgErr()
+	}
+	switch backend := d.Val(); backend {
+	case "memory":
+		*dst = &StoreConfig{Backend: backend}
+	default:
+		return d.Errf("%s: unknown backend %q (supported: memory)", name, backend)
+	}
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	return nil
+}
+
+// checkLiteralSecret decodes a Sinch secret written literally in the
+// Caddyfile, so that a bad one is reported with its line number. Secrets
+// written as placeholders are checked when they are resolved, in Provision.
+func checkLiteralSecret(secret string) error {
+	if strings.Contains(secret, "{") {
+		return nil
+	}
+	_, err := sinchauth.DecodeSecret(secret)
+	return err
+}
+
+// Interface guards
+var _ caddyfile.Unmarshaler = (*Handler)(nil)

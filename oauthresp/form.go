@@ -1,0 +1,129 @@
+package oauthresp
+
+import (
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// DefaultMaxBodyBytes bounds a token request body. Sinch's requests are
+// about 1 KiB; 64 KiB leaves room and keeps a hostile body cheap.
+const DefaultMaxBodyBytes = 64 << 10
+
+// maxParams bounds the number of form parameters, so a body of many tiny
+// parameters cannot cost more than a handful of map entries.
+const maxParams = 32
+
+// Form is a parsed token request body: each parameter at most once.
+type Form map[string]string
+
+// Get returns the value of a parameter, "" when absent.
+func (f Form) Get(name string) string { return f[name] }
+
+// Has reports whether a parameter was sent (even empty).
+func (f Form) Has(name string) bool {
+	_, ok := f[name]
+	return ok
+}
+
+// ParseForm reads and strictly parses an application/x-www-form-urlencoded
+// request body of at most maxBytes (DefaultMaxBodyBytes when 0), reading no
+// more than maxBytes+1 bytes of it. RFC 6749 §3.2 says request and response
+// parameters must not be included more than once, so a repeated parameter
+// is an error, as are a wrong media type and malformed encoding. The URL
+// query is ignored: credentials belong in the body.
+func ParseForm(r *http.Request, maxBytes int64) (Form, *Error) {
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxBodyBytes
+	}
+	if e := checkContentType(r.Header.Get("Content-Type")); e != nil {
+		return nil, e
+	}
+	if r.ContentLength > maxBytes {
+		return nil, tooLarge(maxBytes)
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBytes+1))
+	if err != nil {
+		return nil, NewError(http.StatusBadRequest, ErrInvalidRequest, "could not read the request body")
+	}
+	if int64(len(body)) > maxBytes {
+		return nil, tooLarge(maxBytes)
+	}
+	return ParseFormBody(string(body))
+}
+
+// ParseFormBody parses an already read form body with the rules of
+// ParseForm.
+func ParseFormBody(body string) (Form, *Error) {
+	form := make(Form)
+	for pair := range strings.SplitSeq(body, "&") {
+		if pair == "" {
+			continue
+		}
+		if len(form) >= maxParams {
+			return nil, NewError(http.StatusBadRequest, ErrInvalidRequest, "too many parameters")
+		}
+		name, value, err := decodePair(pair)
+		if err != nil {
+			return nil, NewError(http.StatusBadRequest, ErrInvalidRequest, "malformed form encoding")
+		}
+		if _, dup := form[name]; dup {
+			return nil, NewError(http.StatusBadRequest, ErrInvalidRequest, "parameter %q repeated", printable(name))
+		}
+		form[name] = value
+	}
+	return form, nil
+}
+
+// Encode returns the form as an application/x-www-form-urlencoded body,
+// for passing a request on.
+func (f Form) Encode() string {
+	v := make(url.Values, len(f))
+	for k, s := range f {
+		v.Set(k, s)
+	}
+	return v.Encode()
+}
+
+func decodePair(pair string) (string, string, error) {
+	rawName, rawValue, _ := strings.Cut(pair, "=")
+	name, err := url.QueryUnescape(rawName)
+	if err != nil {
+		return "", "", err
+	}
+	if name == "" {
+		return "", "", errors.New("empty parameter name")
+	}
+	value, err := url.QueryUnescape(rawValue)
+	if err != nil {
+		return "", "", err
+	}
+	return name, value, nil
+}
+
+func checkContentType(ct string) *Error {
+	if ct == "" {
+		return NewError(http.StatusBadRequest, ErrInvalidRequest, "Content-Type must be application/x-www-form-urlencoded")
+	}
+	mediaType, _, err := mime.ParseMediaType(ct)
+	if err != nil || mediaType != "application/x-www-form-urlencoded" {
+		return NewError(http.StatusBadRequest, ErrInvalidRequest, "Content-Type must be application/x-www-form-urlencoded")
+	}
+	return nil
+}
+
+func tooLarge(limit int64) *Error {
+	return NewError(http.StatusRequestEntityTooLarge, ErrInvalidRequest, "request body larger than %d bytes", limit)
+}
+
+// printable shortens and cleans a caller-supplied name before it goes into
+// an error description.
+func printable(s string) string {
+	if len(s) > 40 {
+		s = s[:40]
+	}
+	return quotable(s)
+}
