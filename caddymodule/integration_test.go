@@ -124,7 +124,9 @@ func TestRequestErrors(t *testing.T) {
 		postForm(t, tester.Client, testTokenURL, body).wantError(t, http.StatusUnauthorized, "invalid_client")
 	})
 	t.Run("wrong client_assertion_type", func(t *testing.T) {
-		body := with(func(v url.Values) { v.Set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:saml2-bearer") })
+		body := with(func(v url.Values) {
+			v.Set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:saml2-bearer")
+		})
 		postForm(t, tester.Client, testTokenURL, body).wantError(t, http.StatusUnauthorized, "invalid_client")
 	})
 	t.Run("missing client_assertion", func(t *testing.T) {
