@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -24,22 +26,36 @@ const (
 	testOtherSecret  = "c2VjcmV0LW51bWJlci10d28/Pz8+Pg=="
 	testHMSAppID     = "123456789"
 	testHMSAppSecret = "hms+secret/with=chars"
-	testHTTPPort     = 9080
-	testBase         = "http://localhost:9080"
 	testTokenPath    = "/sinch/rtc/push/oauth2/v1/huawei-hms/token"
-	testTokenURL     = testBase + testTokenPath
 )
 
-// globalOptions is the caddytest preamble: the tester's admin port, fixed
-// ports, no trust store changes.
-const globalOptions = `{
-	admin localhost:2999
-	http_port 9080
-	https_port 9443
+// Ports of the test Caddy: caddytest's admin port 2999 and HTTP on 9080,
+// unless SINCH_HMS_TEST_ADMIN_PORT / SINCH_HMS_TEST_HTTP_PORT say otherwise
+// (so that two checkouts can run their tests at once).
+var (
+	testAdminPort = envPort("SINCH_HMS_TEST_ADMIN_PORT", 2999)
+	testHTTPPort  = envPort("SINCH_HMS_TEST_HTTP_PORT", 9080)
+	testBase      = fmt.Sprintf("http://localhost:%d", testHTTPPort)
+	testTokenURL  = testBase + testTokenPath
+
+	// globalOptions is the caddytest preamble: the tester's admin port,
+	// fixed ports, no trust store changes.
+	globalOptions = fmt.Sprintf(`{
+	admin localhost:%d
+	http_port %d
+	https_port %d
 	skip_install_trust
 	grace_period 1s
 }
-`
+`, testAdminPort, testHTTPPort, testHTTPPort+363)
+)
+
+func envPort(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
 
 // startCaddy loads caddyfile into the in-process Caddy of caddytest and
 // fails the test loudly if Caddy did not take it (caddytest alone may skip).
@@ -54,7 +70,10 @@ func startCaddy(t *testing.T, caddyfile string) *caddytest.Tester {
 			t.Errorf("Caddy did not load the test config")
 		}
 	})
-	tester := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{TestRequestTimeout: 20 * time.Second})
+	tester := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{
+		AdminPort:          testAdminPort,
+		TestRequestTimeout: 20 * time.Second,
+	})
 	tester.InitServer(globalOptions+caddyfile, "caddyfile")
 	if t.Failed() {
 		t.FailNow()
