@@ -1,0 +1,279 @@
+package caddymodule
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/hmsgate/caddy-sinch-hms/oauthresp"
+	"github.com/hmsgate/caddy-sinch-hms/oauthserver"
+)
+
+func init() {
+	caddy.RegisterModule(OAuthServer{})
+}
+
+// maxKeyFile bounds a PEM key file read at provisioning.
+const maxKeyFile = 64 << 10
+
+// jwksMaxAge is how long verifiers may cache the JWKS (Cache-Control).
+const jwksMaxAge = 5 * time.Minute
+
+// OAuthServer is an embedded OAuth 2.0 Authorization Server for the client
+// credentials grant, for customers who have none of their own: it issues
+// Sinch the access tokens that sinch_hms's and sinch_fcm's bearer
+// validation ("Alt A") accept.
+//
+// POST is the RFC 6749 token endpoint. Clients authenticate with
+// client_secret_post (client_id and client_secret in the body) or
+// client_secret_basic (HTTP Basic). The answer holds an RFC 9068 JWT access
+// token (typ at+jwt, EdDSA) with iss, sub (the client_id), aud, scope, iat,
+// exp, jti and client_id. GET answers with the JWK Set of the signing key,
+// so an outside verifier's jwks_url may point at the same URL.
+type OAuthServer struct {
+	// Clients may get tokens: client_id and client_secret each. Write the
+	// secret as an `{env.NAME}` or `{file./path}` placeholder.
+	Clients []OAuthClient `json:"clients,omitempty"`
+
+	// Scopes a client may ask for. A request without a scope is granted
+	// all of them. Default: the Huawei push scope and the FCM messaging
+	// scope (https://push-api.cloud.huawei.com and
+	// https://www.googleapis.com/auth/firebase.messaging).
+	Scopes []string `json:"scopes,omitempty"`
+
+	// TokenLifetime is the lifetime of an issued token. Default: 1h.
+	TokenLifetime caddy.Duration `json:"token_lifetime,omitempty"`
+
+	// SigningKey is the path of the Ed25519 private key (PKCS#8 PEM, as
+	// `openssl genpkey -algorithm ed25519` writes) that signs the tokens.
+	// Required: all instances behind one issuer must share it, and a
+	// verifier's `public_key` names its public half. Placeholders such as
+	// `{env.NAME}` are expanded.
+	SigningKey string `json:"signing_key,omitempty"`
+
+	// Issuer is the `iss` of issued tokens. Default: the origin
+	// (scheme://host) of the token request. Set it when a proxy in front
+	// of Caddy changes the scheme or host, or when verifiers pin it.
+	Issuer string `json:"issuer,omitempty"`
+
+	// Audience is the `aud` of issued tokens. Default: the issuer.
+	Audience string `json:"audience,omitempty"`
+
+	server *oauthserver.Server
+	logger *zap.Logger
+	now    func() time.Time
+}
+
+// OAuthClient is one client of the embedded Authorization Server.
+type OAuthClient struct {
+	// ClientID is the client_id (the Sinch Dashboard's "Client Id").
+	ClientID string `json:"client_id,omitempty"`
+	// ClientSecret is the client_secret; write it as a placeholder.
+	ClientSecret string `json:"client_secret,omitempty"`
+}
+
+// CaddyModule returns the Caddy module information.
+func (OAuthServer) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.sinch_oauth_server",
+		New: func() caddy.Module { return new(OAuthServer) },
+	}
+}
+
+// Provision resolves the client secrets, loads the signing key and builds
+// the server.
+func (s *OAuthServer) Provision(ctx caddy.Context) error {
+	s.logger = ctx.Logger()
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	clients, err := s.resolveClients()
+	if err != nil {
+		return err
+	}
+	key, err := loadSigningKey(s.SigningKey)
+	if err != nil {
+		return fmt.Errorf("sinch_oauth_server: signing_key: %w", err)
+	}
+	srv, err := oauthserver.New(oauthserver.Config{
+		Clients:       clients,
+		Scopes:        s.Scopes,
+		TokenLifetime: time.Duration(s.TokenLifetime),
+		Key:           key,
+		Now:           s.now,
+	})
+	if err != nil {
+		return fmt.Errorf("sinch_oauth_server: %w", err)
+	}
+	s.server = srv
+	s.logger.Info("authorization server ready", zap.String("kid", srv.KeyID()), zap.Int("clients", len(clients)))
+	return nil
+}
+
+// Validate checks the configuration without changing it.
+func (s *OAuthServer) Validate() error {
+	switch {
+	case len(s.Clients) == 0:
+		return errors.New("sinch_oauth_server: no client configured: nobody could get a token")
+	case s.SigningKey == "":
+		return errors.New("sinch_oauth_server: signing_key is required (an Ed25519 PKCS#8 PEM file shared by all instances)")
+	case time.Duration(s.TokenLifetime) < 0:
+		return errors.New("sinch_oauth_server: token_lifetime must not be negative")
+	}
+	return nil
+}
+
+func (s *OAuthServer) resolveClients() (map[string]string, error) {
+	clients := make(map[string]string, len(s.Clients))
+	for i, c := range s.Clients {
+		if c.ClientID == "" {
+			return nil, fmt.Errorf("sinch_oauth_server: clients[%d]: client_id is empty", i)
+		}
+		if _, dup := clients[c.ClientID]; dup {
+			return nil, fmt.Errorf("sinch_oauth_server: client %q configured twice", c.ClientID)
+		}
+		secret, err := resolveSecret(c.ClientSecret)
+		if err != nil {
+			return nil, fmt.Errorf("sinch_oauth_server: client %q: secret: %w", c.ClientID, err)
+		}
+		clients[c.ClientID] = secret
+	}
+	return clients, nil
+}
+
+// loadSigningKey reads the PEM key file at path (placeholders expanded).
+func loadSigningKey(path string) (ed25519.PrivateKey, error) {
+	pemBytes, err := readKeyFile(path)
+	if err != nil {
+		return nil, err
+	}
+	key, err := oauthserver.ParsePrivateKey(pemBytes)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return key, nil
+}
+
+// readKeyFile reads a small key file whose path may hold placeholders.
+func readKeyFile(raw string) ([]byte, error) {
+	path, err := caddy.NewReplacer().ReplaceOrErr(raw, true, true)
+	if err != nil {
+		return nil, fmt.Errorf("placeholder could not be resolved: %w", err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxKeyFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	if len(b) > maxKeyFile {
+		return nil, fmt.Errorf("%s: larger than %d bytes", path, maxKeyFile)
+	}
+	return b, nil
+}
+
+// ServeHTTP answers POST with a token and GET/HEAD with the JWKS.
+func (s *OAuthServer) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
+	switch r.Method {
+	case http.MethodPost:
+		return s.serveToken(w, r)
+	case http.MethodGet, http.MethodHead:
+		return s.serveJWKS(w, r)
+	}
+	return s.refuse(w, r, oauthresp.NewError(http.StatusMethodNotAllowed, oauthresp.ErrInvalidRequest,
+		"POST asks for a token, GET reads the JWKS").WithHeader("Allow", "GET, HEAD, POST"))
+}
+
+func (s *OAuthServer) serveToken(w http.ResponseWriter, r *http.Request) error {
+	form, oerr := oauthresp.ParseForm(r, oauthresp.DefaultMaxBodyBytes)
+	if oerr != nil {
+		return s.refuse(w, r, oerr)
+	}
+	issuer := s.issuer(r)
+	audience := s.Audience
+	if audience == "" {
+		audience = issuer
+	}
+	issued, oerr := s.server.Exchange(form, r.Header.Get("Authorization"), issuer, audience)
+	if oerr != nil {
+		return s.refuse(w, r, oerr, zap.String("client_id", printableID(form.Get("client_id"))))
+	}
+	s.logger.Info("access token issued",
+		zap.String("client_id", issued.ClientID),
+		zap.String("method", issued.Method),
+		zap.Strings("scopes", issued.Scopes),
+		zap.Int64("expires_in", issued.ExpiresIn))
+	return oauthresp.WriteTokenBody(w, issued.Body())
+}
+
+func (s *OAuthServer) serveJWKS(w http.ResponseWriter, r *http.Request) error {
+	body := s.server.JWKS()
+	h := w.Header()
+	h.Set("Content-Type", "application/jwk-set+json")
+	h.Set("Cache-Control", "public, max-age="+strconv.Itoa(int(jwksMaxAge/time.Second)))
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodHead {
+		return nil
+	}
+	_, err := w.Write(body)
+	return err
+}
+
+// issuer is the configured issuer or the request's origin.
+func (s *OAuthServer) issuer(r *http.Request) string {
+	if s.Issuer != "" {
+		return s.Issuer
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+// refuse logs a refused token request (never its secret) and answers.
+func (s *OAuthServer) refuse(w http.ResponseWriter, r *http.Request, oerr *oauthresp.Error, fields ...zap.Field) error {
+	fields = append(fields,
+		zap.Int("status", oerr.Status),
+		zap.String("error", oerr.Code),
+		zap.String("reason", oerr.Reason),
+		zap.String("description", oerr.Description),
+		zap.String("remote_ip", r.RemoteAddr))
+	if oerr.Status >= 500 {
+		s.logger.Error("token request failed", fields...)
+	} else {
+		s.logger.Warn("token request rejected", fields...)
+	}
+	return oauthresp.WriteError(w, oerr)
+}
+
+// printableID bounds a caller-supplied client_id before it is logged.
+func printableID(id string) string {
+	if len(id) > 64 {
+		id = id[:64]
+	}
+	return strconv.QuoteToASCII(id)
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*OAuthServer)(nil)
+	_ caddy.Validator             = (*OAuthServer)(nil)
+	_ caddyhttp.MiddlewareHandler = (*OAuthServer)(nil)
+)
