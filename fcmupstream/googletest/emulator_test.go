@@ -106,13 +106,16 @@ func TestEmulatorVerifiesGrant(t *testing.T) {
 		"HS256":                 {mutate: func(g *grant) { g.alg = jwt.SigningMethodHS256; g.key = []byte("k") }, status: 400, code: "invalid_grant"},
 		"unknown kid":           {mutate: func(g *grant) { g.kid = "deadbeef" }, status: 400, code: "invalid_grant"},
 		"wrong aud":             {mutate: func(g *grant) { g.claims["aud"] = "https://oauth2.googleapis.com/token" }, status: 400, code: "invalid_grant"},
-		"expired":               {mutate: func(g *grant) { g.claims["iat"] = now.Add(-2 * time.Hour).Unix(); g.claims["exp"] = now.Add(-time.Hour).Unix() }, status: 400, code: "invalid_grant"},
-		"too long":              {mutate: func(g *grant) { g.claims["exp"] = now.Add(2 * time.Hour).Unix() }, status: 400, code: "invalid_grant"},
-		"iat in future":         {mutate: func(g *grant) { g.claims["iat"] = now.Add(time.Hour).Unix() }, status: 400, code: "invalid_grant"},
-		"no exp":                {mutate: func(g *grant) { delete(g.claims, "exp") }, status: 400, code: "invalid_grant"},
-		"other scope":           {mutate: func(g *grant) { g.claims["scope"] = "https://www.googleapis.com/auth/cloud-platform" }, status: 400, code: "invalid_scope"},
-		"wrong grant type":      {form: func(f url.Values) { f.Set("grant_type", "client_credentials") }, status: 400, code: "unsupported_grant_type"},
-		"no assertion":          {form: func(f url.Values) { f.Del("assertion") }, status: 400, code: "invalid_request"},
+		"expired": {mutate: func(g *grant) {
+			g.claims["iat"] = now.Add(-2 * time.Hour).Unix()
+			g.claims["exp"] = now.Add(-time.Hour).Unix()
+		}, status: 400, code: "invalid_grant"},
+		"too long":         {mutate: func(g *grant) { g.claims["exp"] = now.Add(2 * time.Hour).Unix() }, status: 400, code: "invalid_grant"},
+		"iat in future":    {mutate: func(g *grant) { g.claims["iat"] = now.Add(time.Hour).Unix() }, status: 400, code: "invalid_grant"},
+		"no exp":           {mutate: func(g *grant) { delete(g.claims, "exp") }, status: 400, code: "invalid_grant"},
+		"other scope":      {mutate: func(g *grant) { g.claims["scope"] = "https://www.googleapis.com/auth/cloud-platform" }, status: 400, code: "invalid_scope"},
+		"wrong grant type": {form: func(f url.Values) { f.Set("grant_type", "client_credentials") }, status: 400, code: "unsupported_grant_type"},
+		"no assertion":     {form: func(f url.Values) { f.Del("assertion") }, status: 400, code: "invalid_request"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			g := validGrant(a, s.URL)
