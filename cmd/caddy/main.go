@@ -8,7 +8,7 @@ import (
 
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
-	_ "github.com/hmsgate/caddy-sinch-hms/caddymodule"
+	_ "github.com/hmsgate/caddy-sinch-hms"
 )
 
 func main() {
