@@ -447,3 +447,25 @@ func TestFCMLoadErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestTokenCheckWholeChain runs the CLI's check against all three
+// endpoints.
+func TestTokenCheckWholeChain(t *testing.T) {
+	c := newChain(t, "")
+	var out strings.Builder
+	tc := tokenCheck{TokenURL: testASURL, ClientID: testClientID, ClientSecret: testClientSecret, Client: c.client,
+		FCMURL: testFCMURL, FCMProject: testFCMProject, HMSURL: testTokenURL, HMSAppID: testHMSAppID}
+	ok, err := tc.run(t.Context(), &out)
+	if err != nil || !ok {
+		t.Fatalf("ok=%v err=%v\n%s", ok, err, out.String())
+	}
+	s := out.String()
+	if strings.Count(s, "HTTP 200") != 4 || !strings.Contains(s, "FCM: POST") || !strings.Contains(s, "HMS: POST") {
+		t.Errorf("output:\n%s", s)
+	}
+	for _, tok := range append(c.google.IssuedTokens(c.sa.Email), c.hmsIss()...) {
+		if strings.Contains(s, tok) {
+			t.Errorf("output holds an issued token:\n%s", s)
+		}
+	}
+}
