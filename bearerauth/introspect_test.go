@@ -160,3 +160,25 @@ func TestIntrospectionEndpointFailures(t *testing.T) {
 		t.Errorf("AS down: %v, want introspection_unavailable", err)
 	}
 }
+
+func TestByShapeRoutesTokens(t *testing.T) {
+	as := newAS(t)
+	c := &clock{time.Now()}
+	both := bearerauth.ByShape{
+		JWT:    jwksVerifier(t, t.Context(), as, bearerauth.JWKSConfig{}),
+		Opaque: introspector(t, as, c, nil),
+	}
+	if _, err := both.Verify(t.Context(), as.Mint(as.Claims(testAudience, testScope, time.Hour))); err != nil {
+		t.Errorf("JWT refused: %v", err)
+	}
+	if _, err := both.Verify(t.Context(), as.IssueOpaque(goodInfo(as, c.t))); err != nil {
+		t.Errorf("opaque token refused: %v", err)
+	}
+	if n := as.IntrospectionCalls(); n != 1 {
+		t.Errorf("introspection calls = %d, want 1 (the JWT is verified locally)", n)
+	}
+	jwtOnly := bearerauth.ByShape{JWT: both.JWT}
+	if _, err := jwtOnly.Verify(t.Context(), as.IssueOpaque(goodInfo(as, c.t))); bearerauth.ReasonOf(err) != bearerauth.ReasonMalformed {
+		t.Errorf("opaque token with JWT only: %v, want malformed", err)
+	}
+}
