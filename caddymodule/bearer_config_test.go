@@ -141,4 +141,11 @@ func TestBearerConfigLoadErrors(t *testing.T) {
 			}
 		})
 	}
+	t.Run("forward_credentials without forward", func(t *testing.T) {
+		src := globalOptions + fmt.Sprintf("%s {\n\tsinch_hms {\n\t\tsinch_application k %s\n\t\thms_application 1 s\n\t\tforward_credentials\n\t}\n}\n",
+			testBase, testSinchSecret)
+		if msg := loadError(t, src); !strings.Contains(msg, "forward_credentials needs forward") {
+			t.Errorf("load error %q", msg)
+		}
+	})
 }

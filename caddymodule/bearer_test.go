@@ -403,3 +403,25 @@ func hs256Confusion(t *testing.T, k *astest.Key, claims jwt.MapClaims) string {
 	}
 	return s
 }
+
+// TestAltAJWKSRefreshStopsOnUnload: the periodic JWKS refresh runs on the
+// config's context, so loading another config stops it.
+func TestAltAJWKSRefreshStopsOnUnload(t *testing.T) {
+	emu := newHuawei(t)
+	as := newAS(t)
+	startCaddy(t, hmsSite(emu.URL, jwksBlock(as, "jwks_refresh_interval 20ms")))
+	deadline := time.Now().Add(10 * time.Second)
+	for as.JWKSFetches() < 4 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no periodic JWKS refresh: %d fetches", as.JWKSFetches())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	startCaddy(t, testBase+" {\n\trespond 204\n}\n") // unloads the bearer config
+	time.Sleep(50 * time.Millisecond)                // an in-flight refresh may finish
+	stopped := as.JWKSFetches()
+	time.Sleep(300 * time.Millisecond) // fifteen intervals
+	if n := as.JWKSFetches(); n != stopped {
+		t.Errorf("JWKS refresh went on after the config was unloaded: %d -> %d fetches", stopped, n)
+	}
+}

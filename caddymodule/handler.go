@@ -178,6 +178,9 @@ func (h *Handler) Validate() error {
 	if len(h.SinchApplications) == 0 && h.Bearer == nil {
 		return errors.New("sinch_hms: no sinch_application (Alt B) and no bearer (Alt A) configured: Sinch could not authenticate")
 	}
+	if h.ForwardCredentials && !h.Forward {
+		return errors.New("sinch_hms: forward_credentials needs forward")
+	}
 	if h.Bearer != nil {
 		if err := h.Bearer.validate(); err != nil {
 			return fmt.Errorf("sinch_hms: %w", err)
