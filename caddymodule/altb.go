@@ -19,6 +19,10 @@ func (h *Handler) authorizeAssertion(r *http.Request, form oauthresp.Form) (*tok
 	case form.Get(paramClientAssertion) == "":
 		return nil, oauthresp.NewError(http.StatusBadRequest, oauthresp.ErrInvalidRequest, "client_assertion is missing")
 	}
+	if h.validator == nil {
+		return nil, withReason(oauthresp.NewError(http.StatusUnauthorized, oauthresp.ErrInvalidClient,
+			"client assertions are not accepted here: this endpoint takes bearer tokens (Alt A) only"), "assertion_not_configured")
+	}
 	audiences := h.Audiences
 	if len(audiences) == 0 {
 		audiences = []string{requestURL(r)}

@@ -31,6 +31,7 @@ type tokenRequest struct {
 	form           oauthresp.Form
 	flow           string
 	applicationKey string // Sinch Application Key (Alt B only)
+	clientID       string // OAuth client of the bearer token (Alt A only)
 	hmsAppID       string
 	app            *hmsApp
 }
