@@ -37,6 +37,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    refresh_before <duration>
 //	    token_store memory
 //	    forward
+//	    disable_metrics
 //	}
 //
 // sinch_application and hms_application repeat; every other subdirective
@@ -124,6 +125,13 @@ var subdirectives = map[string]func(h *Handler, d *caddyfile.Dispenser) error{
 			return d.ArgErr()
 		}
 		h.Forward = true
+		return nil
+	},
+	"disable_metrics": func(h *Handler, d *caddyfile.Dispenser) error {
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+		h.DisableMetrics = true
 		return nil
 	},
 }

@@ -89,6 +89,11 @@ type Handler struct {
 	// answering with a token.
 	Forward bool `json:"forward,omitempty"`
 
+	// DisableMetrics turns off this handler's caddy_sinch_hms_* Prometheus
+	// metrics. Default: on (they are served by the admin endpoint's
+	// /metrics).
+	DisableMetrics bool `json:"disable_metrics,omitempty"`
+
 	validator *sinchauth.Validator
 	hmsApps   map[string]*hmsApp
 	logger    *zap.Logger
@@ -147,7 +152,14 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.provisionHMS(); err != nil {
 		return err
 	}
-	return h.provisionValidator()
+	if err := h.provisionValidator(); err != nil {
+		return err
+	}
+	if err := h.registerMetrics(ctx); err != nil {
+		return err
+	}
+	h.registerLive()
+	return nil
 }
 
 // Validate checks the configuration without changing it. Provision calls
@@ -168,6 +180,7 @@ func (h *Handler) Validate() error {
 
 // Cleanup releases this instance's hold on the pooled caches and stores.
 func (h *Handler) Cleanup() error {
+	h.unregisterLive()
 	var errs []error
 	for _, key := range h.pooled {
 		if _, err := statePool.Delete(key); err != nil {
@@ -181,11 +194,13 @@ func (h *Handler) Cleanup() error {
 // ServeHTTP authenticates the token request, then answers with a Huawei
 // token or, in forward mode, passes the request on.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	r, _ = withDecision(r)
 	req, oerr := h.authorize(r)
 	if oerr != nil {
 		return h.refuse(w, r, oerr)
 	}
 	if h.Forward {
+		h.accepted(r, outcomeForwarded, nil)
 		return h.forward(w, r, next, req)
 	}
 	return h.answer(w, r, req)
@@ -242,11 +257,11 @@ func (h *Handler) provisionHMS() error {
 			return err
 		}
 		h.pooled = append(h.pooled, key)
-		h.hmsApps[app.AppID] = &hmsApp{
-			id:      app.AppID,
-			cache:   cache,
-			fetcher: client.Fetcher(hmsupstream.Credentials{AppID: app.AppID, AppSecret: secret}),
+		fetcher, err := h.instrument(app.AppID, key, client.Fetcher(hmsupstream.Credentials{AppID: app.AppID, AppSecret: secret}))
+		if err != nil {
+			return err
 		}
+		h.hmsApps[app.AppID] = &hmsApp{id: app.AppID, cache: cache, fetcher: fetcher}
 	}
 	return nil
 }
