@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"regexp"
 	"strings"
 )
@@ -61,6 +62,9 @@ var explanations = map[string]explanation{
 // requestShapeFix is said about errors of the request itself, which the
 // command always builds right: something in between must have changed it.
 const requestShapeFix = "this command sends exactly what Sinch sends, so something between it and sinch_hms changed the request (a proxy, a rewrite, another handler on the route); post straight to the route served by sinch_hms."
+
+// checkOutput is where --check writes; tests swap it.
+var checkOutput io.Writer = os.Stdout
 
 var reasonInDescription = regexp.MustCompile(`^client assertion rejected \(([a-z_]+)\)`)
 

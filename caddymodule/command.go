@@ -69,7 +69,7 @@ func cmdSinchHMSAssertion(fl caddycmd.Flags) (int, error) {
 		return caddy.ExitCodeSuccess, nil
 	}
 	if fl.Bool("check") {
-		if !checkDeployment(context.Background(), os.Stdout, postURL, assertion) {
+		if !checkDeployment(context.Background(), checkOutput, postURL, assertion) {
 			return caddy.ExitCodeFailedStartup, nil
 		}
 		return caddy.ExitCodeSuccess, nil
