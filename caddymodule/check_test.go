@@ -17,8 +17,9 @@ import (
 )
 
 // runCommand runs `caddy sinch-hms-assertion` with args and returns its
-// exit code and what --check printed.
-func runCommand(t *testing.T, args ...string) (int, string) {
+// exit code, what --check printed and its error (Caddy's wrapper exits 0
+// on a nil error, whatever the code).
+func runCommand(t *testing.T, args ...string) (int, string, error) {
 	t.Helper()
 	fs := pflag.NewFlagSet("sinch-hms-assertion", pflag.ContinueOnError)
 	fs.String("app-key", "", "")
@@ -36,10 +37,7 @@ func runCommand(t *testing.T, args ...string) (int, string) {
 	checkOutput = &out
 	defer func() { checkOutput = saved }()
 	code, err := cmdSinchHMSAssertion(caddycmd.Flags{FlagSet: fs})
-	if err != nil {
-		t.Fatalf("command error: %v", err)
-	}
-	return code, out.String()
+	return code, out.String(), err
 }
 
 // checkOf runs --check's explanation of posting assertion to target.
@@ -71,9 +69,9 @@ func TestCheckCommandExplainsCommonRejections(t *testing.T) {
 	}
 
 	t.Run("working deployment", func(t *testing.T) {
-		code, out := runCommand(t, args()...)
-		if code != 0 {
-			t.Errorf("exit code %d, want 0", code)
+		code, out, err := runCommand(t, args()...)
+		if code != 0 || err != nil {
+			t.Errorf("exit code %d, error %v; want 0, nil", code, err)
 		}
 		wantExplained(t, out, "HTTP 200", "OK: every check passed")
 		for _, tok := range emu.IssuedTokens(testHMSAppID) {
@@ -100,9 +98,9 @@ func TestCheckCommandExplainsCommonRejections(t *testing.T) {
 			[]string{"(lifetime_too_long)", "max_assertion_lifetime"}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			code, out := runCommand(t, tc.args...)
-			if code == 0 {
-				t.Errorf("exit code 0 for a refused request")
+			code, out, err := runCommand(t, tc.args...)
+			if code == 0 || err == nil {
+				t.Errorf("exit code %d, error %v for a refused request; want a failure", code, err)
 			}
 			wantExplained(t, out, tc.wants...)
 			if strings.Contains(out, testSinchSecret) || strings.Contains(out, testOtherSecret) {

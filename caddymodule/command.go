@@ -70,7 +70,8 @@ func cmdSinchHMSAssertion(fl caddycmd.Flags) (int, error) {
 	}
 	if fl.Bool("check") {
 		if !checkDeployment(context.Background(), checkOutput, postURL, assertion) {
-			return caddy.ExitCodeFailedStartup, nil
+			// A nil error would make Caddy's command wrapper exit 0.
+			return caddy.ExitCodeFailedStartup, errors.New("check failed: no token came back")
 		}
 		return caddy.ExitCodeSuccess, nil
 	}
@@ -80,7 +81,7 @@ func cmdSinchHMSAssertion(fl caddycmd.Flags) (int, error) {
 	}
 	fmt.Printf("HTTP %d\n%s\n", status, body)
 	if status != http.StatusOK {
-		return caddy.ExitCodeFailedStartup, nil
+		return caddy.ExitCodeFailedStartup, fmt.Errorf("the endpoint answered HTTP %d, not a token", status)
 	}
 	return caddy.ExitCodeSuccess, nil
 }
