@@ -21,7 +21,7 @@ import (
 // observedHandler provisions a handler for testHMSAppID and
 // testRejectedHMSApp against huaweiURL, serves it over real HTTP, and
 // records its log lines at every level.
-func observedHandler(t *testing.T, huaweiURL string) (*Handler, *observer.ObservedLogs, string) {
+func observedHandler(t testing.TB, huaweiURL string, opts ...func(*Handler)) (*Handler, *observer.ObservedLogs, string) {
 	t.Helper()
 	h := &Handler{
 		SinchApplications: []SinchApplication{{ApplicationKey: testAppKey, Secrets: []string{testSinchSecret}}},
@@ -31,6 +31,9 @@ func observedHandler(t *testing.T, huaweiURL string) (*Handler, *observer.Observ
 		},
 		HuaweiTokenURL: huaweiURL,
 		Audiences:      []string{testTokenURL},
+	}
+	for _, o := range opts {
+		o(h)
 	}
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	t.Cleanup(cancel)
