@@ -31,9 +31,10 @@ type upstreamFailure struct {
 	Description string    `json:"description,omitempty"`
 }
 
-func (pooledStatus) Destruct() error { return nil }
-
+// pooledStatus is an upstreamStatus in statePool.
 type pooledStatus struct{ *upstreamStatus }
+
+func (pooledStatus) Destruct() error { return nil }
 
 func (s *upstreamStatus) record(at time.Time, err error) {
 	s.mu.Lock()
