@@ -46,6 +46,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    token_store memory
 //	    forward
 //	    forward_credentials
+//	    disable_metrics
 //	}
 //
 // bearer and forward_credentials are registered in bearer_caddyfile.go.
@@ -134,6 +135,13 @@ var subdirectives = map[string]func(h *Handler, d *caddyfile.Dispenser) error{
 			return d.ArgErr()
 		}
 		h.Forward = true
+		return nil
+	},
+	"disable_metrics": func(h *Handler, d *caddyfile.Dispenser) error {
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+		h.DisableMetrics = true
 		return nil
 	},
 }

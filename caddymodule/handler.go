@@ -103,6 +103,11 @@ type Handler struct {
 	// handler. Default: off; the credential is removed.
 	ForwardCredentials bool `json:"forward_credentials,omitempty"`
 
+	// DisableMetrics turns off this handler's caddy_sinch_hms_* Prometheus
+	// metrics. Default: on (they are served by the admin endpoint's
+	// /metrics).
+	DisableMetrics bool `json:"disable_metrics,omitempty"`
+
 	validator *sinchauth.Validator
 	bearer    bearerauth.Verifier // nil: Alt A off
 	hmsApps   map[string]*hmsApp
@@ -165,10 +170,16 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.provisionBearer(ctx); err != nil {
 		return err
 	}
-	if len(h.SinchApplications) == 0 {
-		return nil // Alt A only
+	if len(h.SinchApplications) > 0 { // else Alt A only
+		if err := h.provisionValidator(); err != nil {
+			return err
+		}
 	}
-	return h.provisionValidator()
+	if err := h.registerMetrics(ctx); err != nil {
+		return err
+	}
+	h.registerLive()
+	return nil
 }
 
 // Validate checks the configuration without changing it. Provision calls
@@ -197,6 +208,7 @@ func (h *Handler) Validate() error {
 
 // Cleanup releases this instance's hold on the pooled caches and stores.
 func (h *Handler) Cleanup() error {
+	h.unregisterLive()
 	var errs []error
 	for _, key := range h.pooled {
 		if _, err := statePool.Delete(key); err != nil {
@@ -210,11 +222,13 @@ func (h *Handler) Cleanup() error {
 // ServeHTTP authenticates the token request, then answers with a Huawei
 // token or, in forward mode, passes the request on.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	r, _ = withDecision(r)
 	req, oerr := h.authorize(r)
 	if oerr != nil {
 		return h.refuse(w, r, oerr)
 	}
 	if h.Forward {
+		h.accepted(r, outcomeForwarded, nil)
 		return h.forward(w, r, next, req)
 	}
 	return h.answer(w, r, req)
@@ -271,11 +285,11 @@ func (h *Handler) provisionHMS() error {
 			return err
 		}
 		h.pooled = append(h.pooled, key)
-		h.hmsApps[app.AppID] = &hmsApp{
-			id:      app.AppID,
-			cache:   cache,
-			fetcher: client.Fetcher(hmsupstream.Credentials{AppID: app.AppID, AppSecret: secret}),
+		fetcher, err := h.instrument(app.AppID, key, client.Fetcher(hmsupstream.Credentials{AppID: app.AppID, AppSecret: secret}))
+		if err != nil {
+			return err
 		}
+		h.hmsApps[app.AppID] = &hmsApp{id: app.AppID, cache: cache, fetcher: fetcher}
 	}
 	return nil
 }
