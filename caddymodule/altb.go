@@ -12,12 +12,16 @@ import (
 func (h *Handler) authorizeAssertion(r *http.Request, form oauthresp.Form) (*tokenRequest, *oauthresp.Error) {
 	switch {
 	case !form.Has(paramClientAssertionType):
-		return nil, oauthresp.NewError(http.StatusBadRequest, oauthresp.ErrInvalidRequest, "client_assertion_type is missing")
+		return nil, withReason(oauthresp.NewError(http.StatusBadRequest, oauthresp.ErrInvalidRequest, "client_assertion_type is missing"), reasonMissingParameter)
 	case form.Get(paramClientAssertionType) != assertionTypeJWTBearer:
-		return nil, oauthresp.NewError(http.StatusUnauthorized, oauthresp.ErrInvalidClient,
-			"client_assertion_type must be %s", assertionTypeJWTBearer)
+		return nil, withReason(oauthresp.NewError(http.StatusUnauthorized, oauthresp.ErrInvalidClient,
+			"client_assertion_type must be %s", assertionTypeJWTBearer), reasonAssertionType)
 	case form.Get(paramClientAssertion) == "":
-		return nil, oauthresp.NewError(http.StatusBadRequest, oauthresp.ErrInvalidRequest, "client_assertion is missing")
+		return nil, withReason(oauthresp.NewError(http.StatusBadRequest, oauthresp.ErrInvalidRequest, "client_assertion is missing"), reasonMissingParameter)
+	}
+	if h.validator == nil {
+		return nil, withReason(oauthresp.NewError(http.StatusUnauthorized, oauthresp.ErrInvalidClient,
+			"client assertions are not accepted here: this endpoint takes bearer tokens (Alt A) only"), "assertion_not_configured")
 	}
 	audiences := h.Audiences
 	if len(audiences) == 0 {
@@ -25,8 +29,10 @@ func (h *Handler) authorizeAssertion(r *http.Request, form oauthresp.Form) (*tok
 	}
 	a, err := h.validator.Validate(r.Context(), form.Get(paramClientAssertion), audiences)
 	if err != nil {
+		decisionOf(r).claimed(sinchauth.PeekUnverified(form.Get(paramClientAssertion)))
 		return nil, assertionError(err)
 	}
+	decisionOf(r).verified(a)
 	return &tokenRequest{
 		form:           form,
 		flow:           flowClientAssertion,
@@ -43,7 +49,7 @@ func (h *Handler) authorizeAssertion(r *http.Request, form oauthresp.Form) (*tok
 func assertionError(err error) *oauthresp.Error {
 	var ae *sinchauth.Error
 	if !errors.As(err, &ae) {
-		return oauthresp.NewError(http.StatusUnauthorized, oauthresp.ErrInvalidClient, "client assertion rejected")
+		return withReason(oauthresp.NewError(http.StatusUnauthorized, oauthresp.ErrInvalidClient, "client assertion rejected"), reasonOther)
 	}
 	var oerr *oauthresp.Error
 	switch ae.Reason {

@@ -21,14 +21,11 @@ const (
 // authenticated request's HMS application.
 func (h *Handler) answer(w http.ResponseWriter, r *http.Request, req *tokenRequest) error {
 	res, err := req.app.cache.Get(r.Context(), req.app.id, req.app.fetcher)
+	h.countCache(req.app.id, res, err)
 	if err != nil {
-		return h.refuse(w, r, upstreamError(err, req), zap.String("hms_application_id", req.hmsAppID))
+		return h.refuse(w, r, upstreamError(err, req))
 	}
-	h.logger.Debug("token issued",
-		zap.String("flow", req.flow),
-		zap.String("application_key", req.applicationKey),
-		zap.String("hms_application_id", req.hmsAppID),
-		zap.Stringer("cache", res.Source))
+	h.accepted(r, outcomeIssued, &res.Source)
 	return oauthresp.WriteToken(w, res.Token.AccessToken, oauthresp.ExpiresIn(res.Token.ExpiresAt, h.now()))
 }
 
@@ -41,13 +38,13 @@ func upstreamError(err error, req *tokenRequest) *oauthresp.Error {
 		oerr := oauthresp.NewError(http.StatusBadGateway, oauthresp.ErrServerError,
 			"Huawei rejected the credentials of HMS application %s%s: check its App ID and App secret",
 			req.hmsAppID, upstreamCode(err))
-		oerr.Reason = "huawei_rejected"
+		oerr.Reason = reasonHuaweiRejected
 		return oerr
 	}
 	oerr := oauthresp.NewError(http.StatusServiceUnavailable, oauthresp.ErrTemporarilyUnavailable,
 		"no Huawei token available for HMS application %s right now; try again later", req.hmsAppID)
 	oerr.RetryAfter = max(tokencache.RetryAfterOf(err), retryAfterUpstream)
-	oerr.Reason = "huawei_unavailable"
+	oerr.Reason = reasonHuaweiUnavailable
 	return oerr
 }
 
@@ -59,10 +56,14 @@ func upstreamCode(err error) string {
 	return ""
 }
 
-// refuse logs a refused request and writes its OAuth error. Rejections of
-// the caller are warnings; failures of our own side are errors.
+// refuse logs a refused request, counts it, and writes its OAuth error.
+// Rejections of the caller are warnings; failures of our own side are
+// errors. The line names the flow and who the caller is or, for a rejected
+// assertion, claims to be (verified=false), and the nonce only by its hash.
 func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, oerr *oauthresp.Error, fields ...zap.Field) error {
-	fields = append(fields,
+	d := decisionOf(r)
+	h.countRefusal(d, oerr)
+	fields = append(append(fields, d.fields()...),
 		zap.Int("status", oerr.Status),
 		zap.String("error", oerr.Code),
 		zap.String("reason", oerr.Reason),

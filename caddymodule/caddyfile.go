@@ -32,13 +32,24 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    clock_skew <duration>
 //	    max_assertion_lifetime <duration>
 //	    replay_store memory
+//	    bearer {                   # Alt A; see parseBearer
+//	        jwks_url <url> | public_key <path>
+//	        issuer <iss>
+//	        audience <aud>
+//	        scope <scope>...
+//	        introspection_url <url>
+//	        introspection_client <client_id> <client_secret>
+//	    }
 //	    hms_application <hms_app_id> <hms_app_secret>
 //	    huawei_token_url <url>
 //	    refresh_before <duration>
 //	    token_store memory
 //	    forward
+//	    forward_credentials
+//	    disable_metrics
 //	}
 //
+// bearer and forward_credentials are registered in bearer_caddyfile.go.
 // sinch_application and hms_application repeat; every other subdirective
 // may appear once. Secrets are best written as {env.NAME} or {file./path}
 // placeholders, which are expanded when the config is provisioned and so
@@ -124,6 +135,13 @@ var subdirectives = map[string]func(h *Handler, d *caddyfile.Dispenser) error{
 			return d.ArgErr()
 		}
 		h.Forward = true
+		return nil
+	},
+	"disable_metrics": func(h *Handler, d *caddyfile.Dispenser) error {
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+		h.DisableMetrics = true
 		return nil
 	},
 }

@@ -21,7 +21,7 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "sinch-hms-assertion",
-		Usage: "--app-key <key> [--secret <base64>] --hms-app-id <id> --aud <url> [--ttl <duration>] [--post <url>]",
+		Usage: "--app-key <key> [--secret <base64>] --hms-app-id <id> --aud <url> [--ttl <duration>] [--post <url> [--check]]",
 		Short: "Mints a Sinch client assertion, and optionally posts it to a token endpoint",
 		Long: `
 Mints a client assertion JWT exactly as Sinch does when it asks a customer's
@@ -38,6 +38,9 @@ the quickest check that a sinch_hms deployment works end to end.
               Default: the --post URL.
 --ttl         The assertion's lifetime (exp - iat). Default: 5m.
 --post        POST the assertion to this token endpoint URL and print the answer.
+--check       With --post: do not print the token; explain the answer in words
+              instead (which check failed and what to fix). Exits non-zero
+              unless a token came back.
 `,
 		CobraFunc: func(cmd *cobra.Command) {
 			cmd.Flags().String("app-key", "", "Sinch Application Key")
@@ -46,6 +49,7 @@ the quickest check that a sinch_hms deployment works end to end.
 			cmd.Flags().String("aud", "", "audience: the token endpoint URL (default: --post)")
 			cmd.Flags().Duration("ttl", 5*time.Minute, "assertion lifetime")
 			cmd.Flags().String("post", "", "token endpoint URL to POST the assertion to")
+			cmd.Flags().Bool("check", false, "with --post: explain the answer (which check failed, what to fix)")
 			cmd.RunE = caddycmd.WrapCommandFuncForCobra(cmdSinchHMSAssertion)
 		},
 	})
@@ -57,8 +61,18 @@ func cmdSinchHMSAssertion(fl caddycmd.Flags) (int, error) {
 		return caddy.ExitCodeFailedStartup, err
 	}
 	postURL := fl.String("post")
+	if postURL == "" && fl.Bool("check") {
+		return caddy.ExitCodeFailedStartup, errors.New("--check needs --post <token endpoint URL>")
+	}
 	if postURL == "" {
 		fmt.Println(assertion)
+		return caddy.ExitCodeSuccess, nil
+	}
+	if fl.Bool("check") {
+		if !checkDeployment(context.Background(), checkOutput, postURL, assertion) {
+			// A nil error would make Caddy's command wrapper exit 0.
+			return caddy.ExitCodeFailedStartup, errors.New("check failed: no token came back")
+		}
 		return caddy.ExitCodeSuccess, nil
 	}
 	status, body, err := postAssertion(context.Background(), postURL, assertion)
@@ -67,7 +81,7 @@ func cmdSinchHMSAssertion(fl caddycmd.Flags) (int, error) {
 	}
 	fmt.Printf("HTTP %d\n%s\n", status, body)
 	if status != http.StatusOK {
-		return caddy.ExitCodeFailedStartup, nil
+		return caddy.ExitCodeFailedStartup, fmt.Errorf("the endpoint answered HTTP %d, not a token", status)
 	}
 	return caddy.ExitCodeSuccess, nil
 }

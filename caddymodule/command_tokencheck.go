@@ -115,16 +115,13 @@ func (tc *tokenCheck) targets() ([]checkTarget, error) {
 	}
 	var ts []checkTarget
 	if tc.FCMURL != "" {
-		ts = append(ts, checkTarget{"FCM", tc.FCMURL, paramFCMProjectNumberName, tc.FCMProject, oauthserver.ScopeFCMMessaging})
+		ts = append(ts, checkTarget{"FCM", tc.FCMURL, paramFCMProjectNumber, tc.FCMProject, oauthserver.ScopeFCMMessaging})
 	}
 	if tc.HMSURL != "" {
 		ts = append(ts, checkTarget{"HMS", tc.HMSURL, paramHMSApplicationID, tc.HMSAppID, oauthserver.ScopeHuaweiPush})
 	}
 	return ts, nil
 }
-
-// paramFCMProjectNumberName is sinch_fcm's form parameter.
-const paramFCMProjectNumberName = "fcm_project_number"
 
 // run walks the chain, printing to out; ok is false when an answer was
 // not 200.
@@ -138,7 +135,10 @@ func (tc *tokenCheck) run(ctx context.Context, out io.Writer) (bool, error) {
 		return ok, err
 	}
 	allOK := true
-	for _, t := range targets {
+	for i, t := range targets {
+		if i > 0 {
+			fmt.Fprintln(out)
+		}
 		scope := tc.Scope
 		if scope == "" {
 			scope = t.scope

@@ -1,7 +1,3 @@
-//go:build issue3
-
-// Built once issue 3 (bearerauth, BearerConfig) is merged; the tag goes then.
-
 package caddymodule
 
 import (

@@ -14,6 +14,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/hmsgate/caddy-sinch-hms/bearerauth"
 	"github.com/hmsgate/caddy-sinch-hms/hmsupstream"
 	"github.com/hmsgate/caddy-sinch-hms/sinchauth"
 	"github.com/hmsgate/caddy-sinch-hms/tokencache"
@@ -34,7 +35,9 @@ const (
 // Handler is the customer-side endpoint of Sinch's Huawei OAuth 2.0 flow.
 // Sinch POSTs a client-credentials token request to it, authenticated by a
 // client assertion JWT signed with a key derived from the Sinch Application
-// Secret ("Alt B"). The handler checks the assertion at the edge and answers
+// Secret ("Alt B"), or by a bearer access token from the customer's own
+// Authorization Server ("Alt A", see BearerConfig). The handler checks the
+// credential at the edge and answers
 // with a Huawei Push Kit (HMS) access token, fetched from Huawei with the
 // HMS App ID and App secret configured here and cached until shortly before
 // it expires.
@@ -47,6 +50,7 @@ const (
 // `{sinch_hms.flow}` | `client_assertion` or `bearer`
 // `{sinch_hms.application_key}` | the Sinch Application Key (Alt B)
 // `{sinch_hms.hms_application_id}` | the HMS App ID the token is for
+// `{sinch_hms.client_id}` | the OAuth client of the bearer token (Alt A)
 // `{http.auth.user.id}` | the HMS App ID as well
 type Handler struct {
 	// SinchApplications are the Sinch applications whose client assertions
@@ -69,6 +73,11 @@ type Handler struct {
 	// Default: memory (one Caddy instance).
 	ReplayStore *StoreConfig `json:"replay_store,omitempty"`
 
+	// Bearer turns on Alt A: bearer access tokens from the customer's own
+	// OAuth 2.0 Authorization Server, sent with `hms_application_id`.
+	// Absent: Alt A is off and a bearer token is refused.
+	Bearer *BearerConfig `json:"bearer,omitempty"`
+
 	// HMSApplications are the Huawei applications tokens are handed out
 	// for; an assertion's `sub` must name one of them.
 	HMSApplications []HMSApplication `json:"hms_applications,omitempty"`
@@ -89,7 +98,18 @@ type Handler struct {
 	// answering with a token.
 	Forward bool `json:"forward,omitempty"`
 
+	// ForwardCredentials, in forward mode, passes the caller's credential
+	// (the client assertion, or the Authorization header) on to the next
+	// handler. Default: off; the credential is removed.
+	ForwardCredentials bool `json:"forward_credentials,omitempty"`
+
+	// DisableMetrics turns off this handler's caddy_sinch_hms_* Prometheus
+	// metrics. Default: on (they are served by the admin endpoint's
+	// /metrics).
+	DisableMetrics bool `json:"disable_metrics,omitempty"`
+
 	validator *sinchauth.Validator
+	bearer    bearerauth.Verifier // nil: Alt A off
 	hmsApps   map[string]*hmsApp
 	logger    *zap.Logger
 	now       func() time.Time
@@ -147,15 +167,35 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.provisionHMS(); err != nil {
 		return err
 	}
-	return h.provisionValidator()
+	if err := h.provisionBearer(ctx); err != nil {
+		return err
+	}
+	if len(h.SinchApplications) > 0 { // else Alt A only
+		if err := h.provisionValidator(); err != nil {
+			return err
+		}
+	}
+	if err := h.registerMetrics(ctx); err != nil {
+		return err
+	}
+	h.registerLive()
+	return nil
 }
 
 // Validate checks the configuration without changing it. Provision calls
 // it first too, so that a missing application is reported as such rather
 // than as whatever breaks next.
 func (h *Handler) Validate() error {
-	if len(h.SinchApplications) == 0 {
-		return errors.New("sinch_hms: no sinch_application configured: Sinch could not authenticate")
+	if len(h.SinchApplications) == 0 && h.Bearer == nil {
+		return errors.New("sinch_hms: no sinch_application (Alt B) and no bearer (Alt A) configured: Sinch could not authenticate")
+	}
+	if h.ForwardCredentials && !h.Forward {
+		return errors.New("sinch_hms: forward_credentials needs forward")
+	}
+	if h.Bearer != nil {
+		if err := h.Bearer.validate(); err != nil {
+			return fmt.Errorf("sinch_hms: %w", err)
+		}
 	}
 	if len(h.HMSApplications) == 0 {
 		return errors.New("sinch_hms: no hms_application configured: there would be no token to hand out")
@@ -168,6 +208,7 @@ func (h *Handler) Validate() error {
 
 // Cleanup releases this instance's hold on the pooled caches and stores.
 func (h *Handler) Cleanup() error {
+	h.unregisterLive()
 	var errs []error
 	for _, key := range h.pooled {
 		if _, err := statePool.Delete(key); err != nil {
@@ -181,11 +222,13 @@ func (h *Handler) Cleanup() error {
 // ServeHTTP authenticates the token request, then answers with a Huawei
 // token or, in forward mode, passes the request on.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	r, _ = withDecision(r)
 	req, oerr := h.authorize(r)
 	if oerr != nil {
 		return h.refuse(w, r, oerr)
 	}
 	if h.Forward {
+		h.accepted(r, outcomeForwarded, nil)
 		return h.forward(w, r, next, req)
 	}
 	return h.answer(w, r, req)
@@ -242,11 +285,11 @@ func (h *Handler) provisionHMS() error {
 			return err
 		}
 		h.pooled = append(h.pooled, key)
-		h.hmsApps[app.AppID] = &hmsApp{
-			id:      app.AppID,
-			cache:   cache,
-			fetcher: client.Fetcher(hmsupstream.Credentials{AppID: app.AppID, AppSecret: secret}),
+		fetcher, err := h.instrument(app.AppID, key, client.Fetcher(hmsupstream.Credentials{AppID: app.AppID, AppSecret: secret}))
+		if err != nil {
+			return err
 		}
+		h.hmsApps[app.AppID] = &hmsApp{id: app.AppID, cache: cache, fetcher: fetcher}
 	}
 	return nil
 }

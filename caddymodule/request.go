@@ -31,6 +31,7 @@ type tokenRequest struct {
 	form           oauthresp.Form
 	flow           string
 	applicationKey string // Sinch Application Key (Alt B only)
+	clientID       string // OAuth client of the bearer token (Alt A only)
 	hmsAppID       string
 	app            *hmsApp
 }
@@ -40,12 +41,12 @@ type tokenRequest struct {
 // grant type, one credential, scope, then the credential itself.
 func (h *Handler) authorize(r *http.Request) (*tokenRequest, *oauthresp.Error) {
 	if r.Method != http.MethodPost {
-		return nil, oauthresp.NewError(http.StatusMethodNotAllowed, oauthresp.ErrInvalidRequest,
-			"the token endpoint accepts POST only").WithHeader("Allow", http.MethodPost)
+		return nil, withReason(oauthresp.NewError(http.StatusMethodNotAllowed, oauthresp.ErrInvalidRequest,
+			"the token endpoint accepts POST only").WithHeader("Allow", http.MethodPost), reasonMethod)
 	}
 	form, oerr := oauthresp.ParseForm(r, oauthresp.DefaultMaxBodyBytes)
 	if oerr != nil {
-		return nil, oerr
+		return nil, formReason(oerr)
 	}
 	if oerr := checkGrantType(form); oerr != nil {
 		return nil, oerr
@@ -54,12 +55,13 @@ func (h *Handler) authorize(r *http.Request) (*tokenRequest, *oauthresp.Error) {
 	hasAssertion := form.Has(paramClientAssertion) || form.Has(paramClientAssertionType)
 	switch {
 	case hasAssertion && hasBearer:
-		return nil, oauthresp.NewError(http.StatusBadRequest, oauthresp.ErrInvalidRequest,
-			"a request carries either a client assertion or a bearer token, not both")
+		return nil, withReason(oauthresp.NewError(http.StatusBadRequest, oauthresp.ErrInvalidRequest,
+			"a request carries either a client assertion or a bearer token, not both"), reasonBothCredentials)
 	case !hasAssertion && !hasBearer:
-		return nil, oauthresp.NewError(http.StatusUnauthorized, oauthresp.ErrInvalidClient,
-			"no client authentication: send a client_assertion (or a bearer token if Alt A is configured)")
+		return nil, withReason(oauthresp.NewError(http.StatusUnauthorized, oauthresp.ErrInvalidClient,
+			"no client authentication: send a client_assertion (or a bearer token if Alt A is configured)"), reasonNoCredentials)
 	}
+	decisionOf(r).setFlow(hasBearer)
 	if oerr := checkScope(form); oerr != nil {
 		return nil, oerr
 	}
@@ -73,10 +75,10 @@ func checkGrantType(form oauthresp.Form) *oauthresp.Error {
 	gt := form.Get(paramGrantType)
 	switch {
 	case gt == "":
-		return oauthresp.NewError(http.StatusBadRequest, oauthresp.ErrInvalidRequest, "grant_type is missing")
+		return withReason(oauthresp.NewError(http.StatusBadRequest, oauthresp.ErrInvalidRequest, "grant_type is missing"), reasonMissingParameter)
 	case gt != grantClientCredentials:
-		return oauthresp.NewError(http.StatusBadRequest, oauthresp.ErrUnsupportedGrantType,
-			"grant_type must be client_credentials")
+		return withReason(oauthresp.NewError(http.StatusBadRequest, oauthresp.ErrUnsupportedGrantType,
+			"grant_type must be client_credentials"), reasonGrantType)
 	}
 	return nil
 }
@@ -88,8 +90,8 @@ func checkScope(form oauthresp.Form) *oauthresp.Error {
 		return nil
 	}
 	if strings.TrimSpace(form.Get(paramScope)) != sinchauth.HuaweiPushScope {
-		return oauthresp.NewError(http.StatusBadRequest, oauthresp.ErrInvalidScope,
-			"scope must be %s", sinchauth.HuaweiPushScope)
+		return withReason(oauthresp.NewError(http.StatusBadRequest, oauthresp.ErrInvalidScope,
+			"scope must be %s", sinchauth.HuaweiPushScope), reasonRequestScope)
 	}
 	return nil
 }

@@ -228,7 +228,7 @@ func (v *Validator) claimNonce(ctx context.Context, a *Assertion) *Error {
 		return &Error{Reason: ReasonReplayStore, Detail: "replay store could not record the nonce", cause: err}
 	}
 	if !fresh {
-		return reject(ReasonReplay, "nonce was already used by application "+quote(a.ApplicationKey)+" (replay)")
+		return reject(ReasonReplay, "nonce with SHA-256 prefix "+NonceHash(a.Nonce)+" was already used by application "+quote(a.ApplicationKey))
 	}
 	return nil
 }

@@ -1,0 +1,87 @@
+package bearerauth
+
+import (
+	"errors"
+	"strconv"
+)
+
+// Reason names why a bearer token was rejected. The set is small and fixed
+// on purpose: it is used as a log field and a metric label, so it must
+// never carry request-controlled text (that goes into Error.Detail).
+type Reason string
+
+// The rejection reasons. Their string values are part of the module's
+// observable behaviour (logs, metrics) and must not change.
+const (
+	ReasonMalformed     Reason = "malformed"                 // not a compact JWS, bad base64/JSON, oversize, empty
+	ReasonAlgorithm     Reason = "bad_algorithm"             // alg not one of RS256, PS256, ES256, EdDSA (HS*, none refused)
+	ReasonType          Reason = "bad_type"                  // typ header other than at+jwt / JWT, or a crit header
+	ReasonUnknownKey    Reason = "unknown_key"               // no key with the token's kid, even after a (rate-limited) JWKS refresh
+	ReasonSignature     Reason = "bad_signature"             // the signature does not verify with the key
+	ReasonIssuer        Reason = "bad_issuer"                // iss missing or not the configured issuer
+	ReasonAudience      Reason = "bad_audience"              // aud missing or without the configured audience
+	ReasonExpired       Reason = "expired"                   // exp missing or past (beyond the clock skew)
+	ReasonNotYetValid   Reason = "not_yet_valid"             // nbf or iat in the future (beyond the clock skew)
+	ReasonMissingClaim  Reason = "missing_claim"             // a required claim is missing or of the wrong type
+	ReasonScope         Reason = "insufficient_scope"        // a required scope is not granted
+	ReasonInactive      Reason = "inactive"                  // introspection says active=false
+	ReasonIntrospection Reason = "introspection_unavailable" // the introspection endpoint failed: not the caller's fault
+)
+
+// Reasons returns every Reason, e.g. to pre-register metric label values.
+func Reasons() []Reason {
+	return []Reason{
+		ReasonMalformed, ReasonAlgorithm, ReasonType, ReasonUnknownKey,
+		ReasonSignature, ReasonIssuer, ReasonAudience, ReasonExpired,
+		ReasonNotYetValid, ReasonMissingClaim, ReasonScope, ReasonInactive,
+		ReasonIntrospection,
+	}
+}
+
+// Error is the only error type a Verifier returns. Detail is written for an
+// operator: it may name a claim and non-secret values (iss, aud, kid, alg,
+// scope), but never the token, its signature or a client secret.
+type Error struct {
+	Reason Reason
+	Detail string
+	cause  error // e.g. the introspection endpoint's transport error
+}
+
+// Error implements error.
+func (e *Error) Error() string {
+	s := "bearer token rejected: " + string(e.Reason)
+	if e.Detail != "" {
+		s += ": " + e.Detail
+	}
+	if e.cause != nil {
+		s += ": " + e.cause.Error()
+	}
+	return s
+}
+
+// Unwrap exposes the underlying cause, if any.
+func (e *Error) Unwrap() error { return e.cause }
+
+// ReasonOf returns the Reason of err if err is (or wraps) an *Error, and ""
+// otherwise.
+func ReasonOf(err error) Reason {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Reason
+	}
+	return ""
+}
+
+func reject(r Reason, detail string) *Error { return &Error{Reason: r, Detail: detail} }
+
+// maxQuoted bounds how much of an attacker-chosen value reaches a log line.
+const maxQuoted = 64
+
+// quote renders an untrusted, non-secret value (a kid, an iss) for Detail:
+// Go-quoted, so control characters cannot forge log lines, and truncated.
+func quote(s string) string {
+	if len(s) > maxQuoted {
+		return strconv.Quote(s[:maxQuoted]) + "..."
+	}
+	return strconv.Quote(s)
+}
