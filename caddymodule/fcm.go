@@ -79,9 +79,9 @@ type FCMProject struct {
 
 // fcmProject is a provisioned project: its pooled cache and its fetcher.
 type fcmProject struct {
-	number  string
-	cache   *tokencache.Cache
-	fetcher *fcmupstream.Project
+	number string
+	cache  *tokencache.Cache
+	fetch  tokencache.Fetcher // Google, counted and timed
 }
 
 // CaddyModule returns the Caddy module information.
@@ -107,6 +107,10 @@ func (h *FCMHandler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("sinch_fcm: %w", err)
 	}
 	h.verifier = v
+	if err := registerCollectors(ctx, metricFCMRequests, metricFCMRefusals, metricGoogleFetches,
+		metricGoogleFetchSeconds, metricFCMCache); err != nil {
+		return fmt.Errorf("sinch_fcm: %w", err)
+	}
 	return h.provisionProjects()
 }
 
@@ -179,7 +183,8 @@ func (h *FCMHandler) provisionProjects() error {
 			return fmt.Errorf("sinch_fcm: token cache for project %s: %w", p.ProjectNumber, err)
 		}
 		h.pooled = append(h.pooled, key)
-		h.projects[p.ProjectNumber] = &fcmProject{number: p.ProjectNumber, cache: cache, fetcher: fetcher}
+		h.projects[p.ProjectNumber] = &fcmProject{number: p.ProjectNumber, cache: cache,
+			fetch: instrumentGoogle(p.ProjectNumber, fetcher)}
 		h.logger.Info("FCM project ready", zap.String("fcm_project_number", p.ProjectNumber),
 			zap.String("service_account", fetcher.ClientEmail()))
 	}

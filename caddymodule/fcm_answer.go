@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/hmsgate/caddy-sinch-hms/oauthresp"
@@ -12,7 +13,8 @@ import (
 
 // answer writes the project's cached (or freshly fetched) Google token.
 func (h *FCMHandler) answer(w http.ResponseWriter, r *http.Request, proj *fcmProject, clientID string) error {
-	res, err := proj.cache.Get(r.Context(), proj.number, proj.fetcher)
+	res, err := proj.cache.Get(r.Context(), proj.number, proj.fetch)
+	countFCMCache(proj.number, res, err)
 	if err != nil {
 		return h.refuse(w, r, googleError(err, proj.number), zap.String("fcm_project_number", proj.number))
 	}
@@ -20,6 +22,7 @@ func (h *FCMHandler) answer(w http.ResponseWriter, r *http.Request, proj *fcmPro
 		zap.String("client_id", clientID),
 		zap.String("fcm_project_number", proj.number),
 		zap.Stringer("cache", res.Source))
+	metricFCMRequests.WithLabelValues(outcomeIssued).Inc()
 	return oauthresp.WriteToken(w, res.Token.AccessToken, oauthresp.ExpiresIn(res.Token.ExpiresAt, h.now()))
 }
 
@@ -46,6 +49,17 @@ func googleCode(err error) string {
 	return ""
 }
 
+// countRefusal counts a refused request by outcome and reason; errors
+// without a reason come from form parsing.
+func countRefusal(requests, refusals *prometheus.CounterVec, oerr *oauthresp.Error) {
+	requests.WithLabelValues(outcomeOf(oerr.Status)).Inc()
+	reason := oerr.Reason
+	if reason == "" {
+		reason = "malformed_request"
+	}
+	refusals.WithLabelValues(reason).Inc()
+}
+
 // refuse logs a refused request and writes its OAuth error.
 func (h *FCMHandler) refuse(w http.ResponseWriter, r *http.Request, oerr *oauthresp.Error, fields ...zap.Field) error {
 	fields = append(fields,
@@ -54,6 +68,7 @@ func (h *FCMHandler) refuse(w http.ResponseWriter, r *http.Request, oerr *oauthr
 		zap.String("reason", oerr.Reason),
 		zap.String("description", oerr.Description),
 		zap.String("remote_ip", r.RemoteAddr))
+	countRefusal(metricFCMRequests, metricFCMRefusals, oerr)
 	if oerr.Status >= 500 {
 		h.logger.Error("FCM token request failed", fields...)
 	} else {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/hmsgate/caddy-sinch-hms/fcmupstream"
 	"github.com/hmsgate/caddy-sinch-hms/fcmupstream/googletest"
@@ -309,6 +310,12 @@ func TestFCMGoogleDownServesCachedToken(t *testing.T) {
 		return postForm(t, tester.Client, testFCMURL, fcmForm(project), "Authorization", "Bearer "+access)
 	}
 
+	fetched := func(project, outcome string) float64 {
+		return testutil.ToFloat64(metricGoogleFetches.WithLabelValues(project, outcome))
+	}
+	staleBefore := testutil.ToFloat64(metricFCMCache.WithLabelValues(testFCMProject, cacheStale))
+	okBefore, downBefore, coldBefore := fetched(testFCMProject, fetchSuccess), fetched(testFCMProject, fetchUnavailable), fetched("42", fetchUnavailable)
+
 	first := ask(testFCMProject).wantToken(t)
 	g.SetFault(googletest.Fault{Status: http.StatusServiceUnavailable})
 	stale := ask(testFCMProject)
@@ -329,6 +336,18 @@ func TestFCMGoogleDownServesCachedToken(t *testing.T) {
 	g.SetFault(googletest.Fault{})
 	if fresh := ask(testFCMProject).wantToken(t); fresh == first {
 		t.Error("Google back: the token was not refreshed")
+	}
+	if d := fetched(testFCMProject, fetchSuccess) - okBefore; d != 2 {
+		t.Errorf("google_fetches_total{outcome=success} +%v, want +2", d)
+	}
+	if d := fetched(testFCMProject, fetchUnavailable) - downBefore; d != 1 {
+		t.Errorf("google_fetches_total{outcome=unavailable} +%v, want +1", d)
+	}
+	if d := fetched("42", fetchUnavailable) - coldBefore; d != 1 {
+		t.Errorf("google_fetches_total{fcm_project=42,outcome=unavailable} +%v, want +1", d)
+	}
+	if d := testutil.ToFloat64(metricFCMCache.WithLabelValues(testFCMProject, cacheStale)) - staleBefore; d != 1 {
+		t.Errorf("cache_requests_total{result=stale} +%v, want +1", d)
 	}
 }
 

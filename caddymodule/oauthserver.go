@@ -118,6 +118,9 @@ func (s *OAuthServer) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("sinch_oauth_server: %w", err)
 	}
 	s.server = srv
+	if err := registerCollectors(ctx, metricASTokens, metricASRefusals); err != nil {
+		return fmt.Errorf("sinch_oauth_server: %w", err)
+	}
 	s.logger.Info("authorization server ready", zap.String("kid", srv.KeyID()), zap.Int("clients", len(clients)))
 	return nil
 }
@@ -218,6 +221,7 @@ func (s *OAuthServer) serveToken(w http.ResponseWriter, r *http.Request) error {
 		zap.String("method", issued.Method),
 		zap.Strings("scopes", issued.Scopes),
 		zap.Int64("expires_in", issued.ExpiresIn))
+	metricASTokens.WithLabelValues(outcomeIssued).Inc()
 	return oauthresp.WriteTokenBody(w, issued.Body())
 }
 
@@ -255,6 +259,7 @@ func (s *OAuthServer) refuse(w http.ResponseWriter, r *http.Request, oerr *oauth
 		zap.String("reason", oerr.Reason),
 		zap.String("description", oerr.Description),
 		zap.String("remote_ip", r.RemoteAddr))
+	countRefusal(metricASTokens, metricASRefusals, oerr)
 	if oerr.Status >= 500 {
 		s.logger.Error("token request failed", fields...)
 	} else {

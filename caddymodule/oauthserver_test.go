@@ -18,6 +18,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/hmsgate/caddy-sinch-hms/oauthserver"
 )
@@ -190,6 +191,7 @@ func TestOAuthServerConfiguredIssuerAudienceLifetime(t *testing.T) {
 func TestOAuthServerRefusals(t *testing.T) {
 	keys := newASKeys(t)
 	tester := startCaddy(t, testBase+" {"+asRoute(keys.privPath, "")+"}\n")
+	badCredsBefore := testutil.ToFloat64(metricASRefusals.WithLabelValues("bad_client_credentials"))
 	wrong := clientCredentials("")
 	wrong.Set("client_secret", testClientSecret+"x")
 	a := postForm(t, tester.Client, testASURL, wrong.Encode())
@@ -221,6 +223,9 @@ func TestOAuthServerRefusals(t *testing.T) {
 	}
 	if strings.Contains(a.Raw+fmt.Sprint(a.Header), testClientSecret) {
 		t.Error("answer echoes the client secret")
+	}
+	if d := testutil.ToFloat64(metricASRefusals.WithLabelValues("bad_client_credentials")) - badCredsBefore; d != 2 {
+		t.Errorf("sinch_oauth_server rejections_total{reason=bad_client_credentials} +%v, want +2", d)
 	}
 }
 
