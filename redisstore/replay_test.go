@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/hmsgate/caddy-sinch-hms/internal/redistest"
 	"github.com/hmsgate/caddy-sinch-hms/sinchauth"
 )
@@ -178,7 +177,6 @@ func BenchmarkReplayClaim(b *testing.B) {
 		}
 	})
 }
-
 
 func TestValidatorsShareReplaysThroughRedis(t *testing.T) {
 	srv := redistest.Start(t, redistest.Options{})
