@@ -31,11 +31,11 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    audience <url>...
 //	    clock_skew <duration>
 //	    max_assertion_lifetime <duration>
-//	    replay_store memory
+//	    replay_store memory|redis <url> [{ key_prefix <prefix> }]
 //	    hms_application <hms_app_id> <hms_app_secret>
 //	    huawei_token_url <url>
 //	    refresh_before <duration>
-//	    token_store memory
+//	    token_store memory|redis <url> [{ key_prefix <prefix> }]
 //	    forward
 //	}
 //
@@ -163,8 +163,10 @@ func parseStore(d *caddyfile.Dispenser, dst **StoreConfig) error {
 	switch backend := d.Val(); backend {
 	case "memory":
 		*dst = &StoreConfig{Backend: backend}
+	case "redis":
+		return parseRedisStore(d, name, dst)
 	default:
-		return d.Errf("%s: unknown backend %q (supported: memory)", name, backend)
+		return d.Errf("%s: unknown backend %q (supported: memory, redis)", name, backend)
 	}
 	if d.NextArg() {
 		return d.ArgErr()

@@ -115,8 +115,17 @@ type HMSApplication struct {
 
 // StoreConfig chooses where shared state lives.
 type StoreConfig struct {
-	// Backend is `memory` (the default).
+	// Backend is `memory` (the default: this Caddy instance only) or
+	// `redis` (shared by every instance using the same Redis).
 	Backend string `json:"backend,omitempty"`
+	// URL is the Redis URL for the `redis` backend:
+	// `redis://[user:password@]host[:port][/db]`, `rediss://` for TLS, query
+	// options as go-redis's ParseURL reads them. Write a password as a
+	// `{env.NAME}` or `{file./path}` placeholder; it is expanded in Provision.
+	URL string `json:"url,omitempty"`
+	// KeyPrefix starts every Redis key, so that several deployments can share
+	// one Redis. Default: `sinch_hms:`.
+	KeyPrefix string `json:"key_prefix,omitempty"`
 }
 
 // hmsApp is one provisioned HMS application: its cache and its fetcher.
@@ -214,8 +223,8 @@ func (h *Handler) refreshBefore() time.Duration {
 
 func (h *Handler) checkStores() error {
 	for name, s := range map[string]*StoreConfig{"replay_store": h.ReplayStore, "token_store": h.TokenStore} {
-		if s != nil && s.Backend != "" && s.Backend != "memory" {
-			return fmt.Errorf("sinch_hms: %s: unknown backend %q (supported: memory)", name, s.Backend)
+		if err := s.check(); err != nil {
+			return fmt.Errorf("sinch_hms: %s: %w", name, err)
 		}
 	}
 	return nil
@@ -242,10 +251,14 @@ func (h *Handler) provisionHMS() error {
 			return err
 		}
 		h.pooled = append(h.pooled, key)
+		fetcher, err := h.tokenFetcher(app.AppID, secret, client.Fetcher(hmsupstream.Credentials{AppID: app.AppID, AppSecret: secret}))
+		if err != nil {
+			return err
+		}
 		h.hmsApps[app.AppID] = &hmsApp{
 			id:      app.AppID,
 			cache:   cache,
-			fetcher: client.Fetcher(hmsupstream.Credentials{AppID: app.AppID, AppSecret: secret}),
+			fetcher: fetcher,
 		}
 	}
 	return nil

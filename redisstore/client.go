@@ -27,6 +27,15 @@ const DefaultPrefix = "sinch_hms:"
 // returns a client. It does not connect: a Redis that is down at start-up
 // must not stop the config from loading. The error never holds the password.
 func NewClient(rawURL string) (*redis.Client, error) {
+	opts, err := ParseURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	return redis.NewClient(opts), nil
+}
+
+// ParseURL is NewClient without the client: the options it would use.
+func ParseURL(rawURL string) (*redis.Options, error) {
 	opts, err := redis.ParseURL(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("redis URL %s: %w", Redact(rawURL), scrub(err))
@@ -43,7 +52,7 @@ func NewClient(rawURL string) (*redis.Client, error) {
 	if opts.MaxRetries == 0 {
 		opts.MaxRetries = DefaultMaxRetries
 	}
-	return redis.NewClient(opts), nil
+	return opts, nil
 }
 
 // Redact returns rawURL with its password replaced by "xxxxx", for logs and
