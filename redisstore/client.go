@@ -16,6 +16,10 @@ const (
 	DefaultDialTimeout = 2 * time.Second
 	DefaultIOTimeout   = time.Second
 	DefaultMaxRetries  = 1
+	// DefaultDialerRetries: go-redis dials 5 times, 100ms apart, per
+	// attempt; against a Redis that refuses connections that alone keeps a
+	// request waiting half a second before its 503.
+	DefaultDialerRetries = 2
 )
 
 // DefaultPrefix starts every key this package writes.
@@ -51,6 +55,9 @@ func ParseURL(rawURL string) (*redis.Options, error) {
 	}
 	if opts.MaxRetries == 0 {
 		opts.MaxRetries = DefaultMaxRetries
+	}
+	if opts.DialerRetries == 0 {
+		opts.DialerRetries = DefaultDialerRetries
 	}
 	return opts, nil
 }

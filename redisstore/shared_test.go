@@ -234,8 +234,8 @@ func TestNewClient(t *testing.T) {
 	if o.Addr != "redis.example:6380" || o.DB != 2 || o.Username != "user" || o.Password != "s3cr3t-pw" || o.TLSConfig == nil {
 		t.Errorf("options = addr %s db %d user %s tls %v", o.Addr, o.DB, o.Username, o.TLSConfig != nil)
 	}
-	if o.DialTimeout != 3*time.Second || o.ReadTimeout != DefaultIOTimeout || o.MaxRetries != DefaultMaxRetries {
-		t.Errorf("timeouts: dial %v read %v retries %d", o.DialTimeout, o.ReadTimeout, o.MaxRetries)
+	if o.DialTimeout != 3*time.Second || o.ReadTimeout != DefaultIOTimeout || o.MaxRetries != DefaultMaxRetries || o.DialerRetries != DefaultDialerRetries {
+		t.Errorf("timeouts: dial %v read %v retries %d dialer retries %d", o.DialTimeout, o.ReadTimeout, o.MaxRetries, o.DialerRetries)
 	}
 	for _, bad := range []string{"http://:s3cr3t-pw@host", "redis://:s3cr3t-pw@host/notadb", "redis://:s3cr3t-pw@ho st:%zz"} {
 		_, err := NewClient(bad)
