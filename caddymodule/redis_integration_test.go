@@ -67,8 +67,8 @@ func (a answer) wantReplay(t *testing.T) {
 func (a answer) wantStoreDown(t *testing.T) {
 	t.Helper()
 	a.wantError(t, http.StatusServiceUnavailable, "temporarily_unavailable")
-	if a.Header.Get("Retry-After") == "" {
-		t.Errorf("503 without Retry-After")
+	if ra := a.Header.Get("Retry-After"); ra != "5" {
+		t.Errorf("Retry-After = %q, want 5", ra)
 	}
 }
 
