@@ -33,8 +33,9 @@ var (
 	edge2URL = testBase + edge2Path
 )
 
-// twoInstances is the Caddyfile of the two handlers on redisURL.
-func twoInstances(huaweiURL, redisURL string) string {
+// twoInstances is the Caddyfile of the two handlers on redisURL; extra
+// lines go into both.
+func twoInstances(huaweiURL, redisURL string, extra ...string) string {
 	handler := func(path, refresh string) string {
 		return fmt.Sprintf(`
 	route %s {
@@ -46,8 +47,10 @@ func twoInstances(huaweiURL, redisURL string) string {
 			huawei_token_url %s
 			token_store redis %s
 			refresh_before %s
+			%s
 		}
-	}`, path, testAppKey, testSinchSecret, testTokenURL, redisURL, testHMSAppID, testHMSAppSecret, huaweiURL, redisURL, refresh)
+	}`, path, testAppKey, testSinchSecret, testTokenURL, redisURL, testHMSAppID, testHMSAppSecret, huaweiURL, redisURL, refresh,
+			strings.Join(extra, "\n\t\t\t"))
 	}
 	return fmt.Sprintf("\n%s {%s\n%s\n}\n", testBase, handler(edge1Path, "5m"), handler(edge2Path, "4m"))
 }
@@ -206,5 +209,22 @@ func TestRedisURLPlaceholderAndBadURL(t *testing.T) {
 	}
 	if strings.Contains(msg, rds.Password) {
 		t.Errorf("load error shows the Redis password")
+	}
+}
+
+// TestRedisClientSurvivesReload: the Redis client is pooled by URL, so the
+// new config reuses it and the old config's cleanup does not close it.
+func TestRedisClientSurvivesReload(t *testing.T) {
+	emu := newHuawei(t)
+	rds := redistest.Start(t, redistest.Options{})
+	tester := startCaddy(t, twoInstances(emu.URL, rds.URL()))
+	before := assertionForm(mint(t)).Encode()
+	postForm(t, tester.Client, edge1URL, before).wantToken(t)
+
+	tester = startCaddy(t, twoInstances(emu.URL, rds.URL(), "clock_skew 30s"))
+	postForm(t, tester.Client, edge2URL, before).wantReplay(t)
+	postForm(t, tester.Client, edge2URL, assertionForm(mint(t)).Encode()).wantToken(t)
+	if c := emu.Calls(); c != 1 {
+		t.Errorf("Huawei calls = %d across a reload, want 1", c)
 	}
 }
