@@ -66,7 +66,8 @@ type Handler struct {
 	MaxAssertionLifetime caddy.Duration `json:"max_assertion_lifetime,omitempty"`
 
 	// ReplayStore remembers the nonces of accepted assertions.
-	// Default: memory (one Caddy instance).
+	// Default: memory (one Caddy instance); `redis` when several instances
+	// serve the endpoint (fails closed with 503 while Redis is down).
 	ReplayStore *StoreConfig `json:"replay_store,omitempty"`
 
 	// HMSApplications are the Huawei applications tokens are handed out
@@ -81,7 +82,8 @@ type Handler struct {
 	// refreshed. Default: 5m.
 	RefreshBefore caddy.Duration `json:"refresh_before,omitempty"`
 
-	// TokenStore is where Huawei tokens are cached. Default: memory.
+	// TokenStore is where Huawei tokens are cached. Default: memory;
+	// `redis` shares one token, sealed, between instances.
 	TokenStore *StoreConfig `json:"token_store,omitempty"`
 
 	// Forward makes the handler validate only and pass the request on to
