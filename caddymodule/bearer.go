@@ -41,12 +41,12 @@ func (h *Handler) provisionBearer(ctx caddy.Context) error {
 func (h *Handler) authorizeBearer(r *http.Request, form oauthresp.Form, token string) (*tokenRequest, *oauthresp.Error) {
 	if h.bearer == nil {
 		return nil, withReason(oauthresp.NewError(http.StatusUnauthorized, oauthresp.ErrInvalidClient,
-			"bearer tokens are not accepted here: this endpoint takes Sinch client assertions only"), "bearer_not_configured")
+			"bearer tokens are not accepted here: this endpoint takes Sinch client assertions only"), reasonBearerNotConfigured)
 	}
 	id := form.Get(paramHMSApplicationID)
 	if id == "" {
 		return nil, withReason(oauthresp.NewError(http.StatusBadRequest, oauthresp.ErrInvalidRequest,
-			"hms_application_id is missing"), "missing_hms_application_id")
+			"hms_application_id is missing"), reasonMissingHMSAppID)
 	}
 	p, oerr := verifyBearer(r.Context(), h.bearer, token)
 	if oerr != nil {
@@ -55,7 +55,7 @@ func (h *Handler) authorizeBearer(r *http.Request, form oauthresp.Form, token st
 	app, ok := h.hmsApps[id]
 	if !ok {
 		return nil, withReason(oauthresp.NewError(http.StatusBadRequest, oauthresp.ErrUnauthorizedClient,
-			"hms_application_id %s is not a configured HMS application", quoteID(id)), "unknown_hms_application")
+			"hms_application_id %s is not a configured HMS application", quoteID(id)), reasonUnknownHMSApp)
 	}
 	return &tokenRequest{form: form, flow: flowBearer, clientID: p.ClientID, hmsAppID: id, app: app}, nil
 }
@@ -71,9 +71,11 @@ func verifyBearer(ctx context.Context, v bearerauth.Verifier, token string) (*be
 }
 
 // bearerError maps a refused bearer token to its answer (RFC 6750 §3.1):
-// 401 invalid_token with a Bearer challenge; 403 insufficient_scope for a
-// valid token without a required scope; and 503 temporarily_unavailable
-// when the introspection endpoint failed, which is not the caller's fault.
+// 401 invalid_token with a Bearer challenge, also for a token without a
+// required scope (the contract's table has one answer for every bad token;
+// the description names the missing scope); and 503
+// temporarily_unavailable when the introspection endpoint failed, which is
+// not the caller's fault.
 func bearerError(err error) *oauthresp.Error {
 	reason := bearerauth.ReasonOf(err)
 	detail := "the bearer token was refused"
@@ -87,17 +89,14 @@ func bearerError(err error) *oauthresp.Error {
 		oerr = oauthresp.NewError(http.StatusServiceUnavailable, oauthresp.ErrTemporarilyUnavailable,
 			"the token introspection endpoint cannot be reached; try again")
 		oerr.RetryAfter = retryAfterIntrospection
-	case bearerauth.ReasonScope:
-		oerr = oauthresp.NewError(http.StatusForbidden, oauthresp.ErrInsufficientScope, "%s", detail)
-		oerr.WithHeader("WWW-Authenticate", oauthresp.BearerChallenge(oauthresp.ErrInsufficientScope, oerr.Description))
 	default:
 		oerr = oauthresp.NewError(http.StatusUnauthorized, oauthresp.ErrInvalidToken, "%s", detail)
 		oerr.WithHeader("WWW-Authenticate", oauthresp.BearerChallenge(oauthresp.ErrInvalidToken, oerr.Description))
 	}
 	if reason == "" {
-		reason = "bearer_rejected"
+		return withReason(oerr, reasonBearerRejected)
 	}
-	return withReason(oerr, string(reason))
+	return withReason(oerr, bearerReasonPrefix+string(reason))
 }
 
 // quoteID renders a caller-chosen identifier for an error description:

@@ -154,8 +154,8 @@ func TestAltAJWTThroughCaddy(t *testing.T) {
 	t.Run("missing scope", func(t *testing.T) {
 		bad := jwtWith(as, func(c jwt.MapClaims) { c["scope"] = "openid profile" })
 		a := altA(t, c, bad, testHMSAppID)
-		a.wantError(t, http.StatusForbidden, "insufficient_scope")
-		if ch := a.Header.Get("WWW-Authenticate"); !strings.HasPrefix(ch, `Bearer error="insufficient_scope"`) {
+		a.wantError(t, http.StatusUnauthorized, "invalid_token")
+		if ch := a.Header.Get("WWW-Authenticate"); !strings.HasPrefix(ch, `Bearer error="invalid_token"`) || !strings.Contains(ch, "insufficient_scope") {
 			t.Errorf("WWW-Authenticate = %q", ch)
 		}
 	})
@@ -262,7 +262,7 @@ func TestAltAIntrospection(t *testing.T) {
 	altA(t, c, tok, testHMSAppID).wantInvalidToken(t, tok)
 	noScope := info()
 	noScope["scope"] = "openid"
-	altA(t, c, as.IssueOpaque(noScope), testHMSAppID).wantError(t, http.StatusForbidden, "insufficient_scope")
+	altA(t, c, as.IssueOpaque(noScope), testHMSAppID).wantError(t, http.StatusUnauthorized, "invalid_token")
 
 	as.Close()
 	a := altA(t, c, as.IssueOpaque(info()), testHMSAppID)
@@ -331,7 +331,7 @@ func TestForwardModeBearer(t *testing.T) {
 	altA(t, c, jwtWith(as, func(c jwt.MapClaims) { c["exp"] = time.Now().Add(-time.Hour).Unix() }), testHMSAppID).wantInvalidToken(t, "")
 	altA(t, c, astest.MintWith(stranger, as.Claims(testTokenURL, testBearerScope, time.Hour), nil), testHMSAppID).wantInvalidToken(t, "")
 	altA(t, c, hs256Confusion(t, as.SigningKey(), as.Claims(testTokenURL, testBearerScope, time.Hour)), testHMSAppID).wantInvalidToken(t, "")
-	altA(t, c, jwtWith(as, func(c jwt.MapClaims) { c["scope"] = "x" }), testHMSAppID).wantError(t, http.StatusForbidden, "insufficient_scope")
+	altA(t, c, jwtWith(as, func(c jwt.MapClaims) { c["scope"] = "x" }), testHMSAppID).wantError(t, http.StatusUnauthorized, "invalid_token")
 	altA(t, c, goodJWT(as), "").wantError(t, http.StatusBadRequest, "invalid_request")
 	altA(t, c, goodJWT(as), "987654321").wantError(t, http.StatusBadRequest, "unauthorized_client")
 	postForm(t, c, testTokenURL, "grant_type=client_credentials&hms_application_id="+testHMSAppID).wantError(t, http.StatusUnauthorized, "invalid_client")

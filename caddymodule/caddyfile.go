@@ -31,7 +31,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    audience <url>...
 //	    clock_skew <duration>
 //	    max_assertion_lifetime <duration>
-//	    replay_store memory
+//	    replay_store memory|redis <url> [{ key_prefix <prefix> }]
 //	    bearer {                   # Alt A; see parseBearer
 //	        jwks_url <url> | public_key <path>
 //	        issuer <iss>
@@ -43,7 +43,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    hms_application <hms_app_id> <hms_app_secret>
 //	    huawei_token_url <url>
 //	    refresh_before <duration>
-//	    token_store memory
+//	    token_store memory|redis <url> [{ key_prefix <prefix> }]
 //	    forward
 //	    forward_credentials
 //	    disable_metrics
@@ -181,8 +181,10 @@ func parseStore(d *caddyfile.Dispenser, dst **StoreConfig) error {
 	switch backend := d.Val(); backend {
 	case "memory":
 		*dst = &StoreConfig{Backend: backend}
+	case "redis":
+		return parseRedisStore(d, name, dst)
 	default:
-		return d.Errf("%s: unknown backend %q (supported: memory)", name, backend)
+		return d.Errf("%s: unknown backend %q (supported: memory, redis)", name, backend)
 	}
 	if d.NextArg() {
 		return d.ArgErr()

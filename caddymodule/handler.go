@@ -70,7 +70,8 @@ type Handler struct {
 	MaxAssertionLifetime caddy.Duration `json:"max_assertion_lifetime,omitempty"`
 
 	// ReplayStore remembers the nonces of accepted assertions.
-	// Default: memory (one Caddy instance).
+	// Default: memory (one Caddy instance); `redis` when several instances
+	// serve the endpoint (fails closed with 503 while Redis is down).
 	ReplayStore *StoreConfig `json:"replay_store,omitempty"`
 
 	// Bearer turns on Alt A: bearer access tokens from the customer's own
@@ -90,7 +91,8 @@ type Handler struct {
 	// refreshed. Default: 5m.
 	RefreshBefore caddy.Duration `json:"refresh_before,omitempty"`
 
-	// TokenStore is where Huawei tokens are cached. Default: memory.
+	// TokenStore is where Huawei tokens are cached. Default: memory;
+	// `redis` shares one token, sealed, between instances.
 	TokenStore *StoreConfig `json:"token_store,omitempty"`
 
 	// Forward makes the handler validate only and pass the request on to
@@ -135,8 +137,17 @@ type HMSApplication struct {
 
 // StoreConfig chooses where shared state lives.
 type StoreConfig struct {
-	// Backend is `memory` (the default).
+	// Backend is `memory` (the default: this Caddy instance only) or
+	// `redis` (shared by every instance using the same Redis).
 	Backend string `json:"backend,omitempty"`
+	// URL is the Redis URL for the `redis` backend:
+	// `redis://[user:password@]host[:port][/db]`, `rediss://` for TLS, query
+	// options as go-redis's ParseURL reads them. Write a password as a
+	// `{env.NAME}` or `{file./path}` placeholder; it is expanded in Provision.
+	URL string `json:"url,omitempty"`
+	// KeyPrefix starts every Redis key, so that several deployments can share
+	// one Redis. Default: `sinch_hms:`.
+	KeyPrefix string `json:"key_prefix,omitempty"`
 }
 
 // hmsApp is one provisioned HMS application: its cache and its fetcher.
@@ -257,8 +268,8 @@ func (h *Handler) refreshBefore() time.Duration {
 
 func (h *Handler) checkStores() error {
 	for name, s := range map[string]*StoreConfig{"replay_store": h.ReplayStore, "token_store": h.TokenStore} {
-		if s != nil && s.Backend != "" && s.Backend != "memory" {
-			return fmt.Errorf("sinch_hms: %s: unknown backend %q (supported: memory)", name, s.Backend)
+		if err := s.check(); err != nil {
+			return fmt.Errorf("sinch_hms: %s: %w", name, err)
 		}
 	}
 	return nil
@@ -285,7 +296,13 @@ func (h *Handler) provisionHMS() error {
 			return err
 		}
 		h.pooled = append(h.pooled, key)
-		fetcher, err := h.instrument(app.AppID, key, client.Fetcher(hmsupstream.Credentials{AppID: app.AppID, AppSecret: secret}))
+		huawei, err := h.instrument(app.AppID, key, client.Fetcher(hmsupstream.Credentials{AppID: app.AppID, AppSecret: secret}))
+		if err != nil {
+			return err
+		}
+		// Redis, when configured, sits in front of the (instrumented)
+		// Huawei fetch, so only real Huawei calls are counted as fetches.
+		fetcher, err := h.tokenFetcher(app.AppID, secret, huawei)
 		if err != nil {
 			return err
 		}

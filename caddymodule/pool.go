@@ -56,6 +56,9 @@ func (h *Handler) loadTokenCache(appID, secret string) (*tokencache.Cache, strin
 // per process: nonces are namespaced by application key, and sharing it
 // across configs means a reload opens no replay window.
 func (h *Handler) loadReplayStore() (sinchauth.ReplayStore, string, error) {
+	if h.ReplayStore.isRedis() {
+		return h.redisReplayStore()
+	}
 	const key = "sinch_hms.replay/memory"
 	val, _, err := statePool.LoadOrNew(key, func() (caddy.Destructor, error) {
 		return pooledReplayStore{sinchauth.NewMemoryReplayStore(h.now)}, nil

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"slices"
 
+	"github.com/hmsgate/caddy-sinch-hms/bearerauth"
 	"github.com/hmsgate/caddy-sinch-hms/oauthresp"
 	"github.com/hmsgate/caddy-sinch-hms/sinchauth"
 )
@@ -25,6 +26,12 @@ const (
 	reasonBearerNotConfigured = "bearer_not_configured"
 	reasonHuaweiRejected      = "huawei_rejected"
 	reasonHuaweiUnavailable   = "huawei_unavailable"
+	reasonMissingHMSAppID     = "missing_hms_application_id"
+	reasonUnknownHMSApp       = "unknown_hms_application"
+	reasonBearerRejected      = "bearer_rejected"
+	// bearerReasonPrefix marks bearerauth's reasons, which share names
+	// (bad_signature, expired...) with sinchauth's.
+	bearerReasonPrefix = "bearer_"
 	// reasonOther stands for a reason missing from knownReasons, so that a
 	// forgotten one can never widen the label set.
 	reasonOther = "other"
@@ -35,7 +42,8 @@ var glueReasons = []string{
 	reasonMethod, reasonMalformedRequest, reasonBodyTooLarge, reasonMissingParameter,
 	reasonGrantType, reasonBothCredentials, reasonNoCredentials, reasonRequestScope,
 	reasonAssertionType, reasonBearerNotConfigured, reasonHuaweiRejected,
-	reasonHuaweiUnavailable, reasonOther,
+	reasonHuaweiUnavailable, reasonMissingHMSAppID, reasonUnknownHMSApp,
+	reasonBearerRejected, reasonOther,
 }
 
 // knownReasons is every reason a refusal may carry: sinchauth's and ours.
@@ -44,7 +52,10 @@ func knownReasons() []string {
 	for _, r := range sinchauth.Reasons() {
 		out = append(out, string(r))
 	}
-	return out
+	for _, r := range bearerauth.Reasons() {
+		out = append(out, bearerReasonPrefix+string(r))
+	}
+	return slices.Compact(slices.Sorted(slices.Values(out)))
 }
 
 var knownReasonSet = func() map[string]bool {

@@ -1,0 +1,144 @@
+package caddymodule
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddytest"
+)
+
+func TestCaddyfileRedisStores(t *testing.T) {
+	d := caddyfile.NewTestDispenser(`sinch_hms {
+		sinch_application key1 {env.SECRET_A}
+		hms_application 111 {env.HMS_SECRET}
+		replay_store redis redis://:{env.REDIS_PASSWORD}@redis.internal:6379/0 {
+			key_prefix edge:
+		}
+		token_store redis rediss://redis.internal:6380/1
+	}`)
+	var h Handler
+	if err := h.UnmarshalCaddyfile(d); err != nil {
+		t.Fatal(err)
+	}
+	if r := h.ReplayStore; r == nil || r.Backend != "redis" || r.URL != "redis://:{env.REDIS_PASSWORD}@redis.internal:6379/0" || r.KeyPrefix != "edge:" {
+		t.Errorf("replay_store = %+v (the placeholder must stay unexpanded)", r)
+	}
+	if s := h.TokenStore; s == nil || s.Backend != "redis" || s.URL != "rediss://redis.internal:6380/1" || s.KeyPrefix != "" {
+		t.Errorf("token_store = %+v", s)
+	}
+	if err := h.Validate(); err != nil {
+		t.Errorf("Validate: %v", err)
+	}
+}
+
+func TestCaddyfileRedisStoreErrors(t *testing.T) {
+	for name, tc := range map[string]struct{ src, want string }{
+		"no url":         {"sinch_hms {\n replay_store redis\n}", "needs a URL"},
+		"bad scheme":     {"sinch_hms {\n replay_store redis http://localhost:6379\n}", "invalid URL scheme"},
+		"bad db":         {"sinch_hms {\n token_store redis redis://:pw-in-url@localhost/x\n}", "invalid database"},
+		"extra argument": {"sinch_hms {\n token_store redis redis://localhost x\n}", "wrong argument count"},
+		"unknown option": {"sinch_hms {\n token_store redis redis://localhost {\n  pool_size 3\n }\n}", `unrecognized option "pool_size"`},
+		"repeated store": {"sinch_hms {\n replay_store redis redis://a\n replay_store memory\n}", "more than once"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var h Handler
+			err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tc.src))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error = %v, want it to contain %q", err, tc.want)
+			}
+			if !strings.Contains(err.Error(), "Testfile:") {
+				t.Errorf("error %q does not name the line", err)
+			}
+			if strings.Contains(err.Error(), "pw-in-url") {
+				t.Errorf("error %q shows the password", err)
+			}
+		})
+	}
+}
+
+func TestValidateRedisStores(t *testing.T) {
+	base := func() Handler {
+		return Handler{
+			SinchApplications: []SinchApplication{{ApplicationKey: "k", Secrets: []string{testSinchSecret}}},
+			HMSApplications:   []HMSApplication{{AppID: "1", AppSecret: "s"}},
+		}
+	}
+	for name, tc := range map[string]struct {
+		store *StoreConfig
+		want  string
+	}{
+		"redis without url":  {&StoreConfig{Backend: "redis"}, "needs a url"},
+		"memory with url":    {&StoreConfig{Backend: "memory", URL: "redis://x"}, "belong to the redis backend"},
+		"unknown backend":    {&StoreConfig{Backend: "etcd"}, `unknown backend "etcd"`},
+		"prefix, no backend": {&StoreConfig{KeyPrefix: "x:"}, "belong to the redis backend"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := base()
+			h.TokenStore = tc.store
+			err := h.Validate()
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "token_store") {
+				t.Errorf("Validate = %v, want token_store and %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestAdaptRedisStores pins the JSON of the redis stores: the password
+// placeholder stays literal, as for every secret.
+func TestAdaptRedisStores(t *testing.T) {
+	caddytest.AssertAdapt(t, `:8080 {
+	sinch_hms {
+		sinch_application key1 {env.SINCH_SECRET}
+		hms_application 111 {env.HMS_SECRET}
+		replay_store redis redis://:{env.REDIS_PASSWORD}@redis:6379/0 {
+			key_prefix edge:
+		}
+		token_store redis redis://:{env.REDIS_PASSWORD}@redis:6379/0
+	}
+}`, "caddyfile", `{
+	"apps": {
+		"http": {
+			"servers": {
+				"srv0": {
+					"listen": [
+						":8080"
+					],
+					"routes": [
+						{
+							"handle": [
+								{
+									"handler": "sinch_hms",
+									"hms_applications": [
+										{
+											"app_id": "111",
+											"app_secret": "{env.HMS_SECRET}"
+										}
+									],
+									"replay_store": {
+										"backend": "redis",
+										"key_prefix": "edge:",
+										"url": "redis://:{env.REDIS_PASSWORD}@redis:6379/0"
+									},
+									"sinch_applications": [
+										{
+											"application_key": "key1",
+											"secrets": [
+												"{env.SINCH_SECRET}"
+											]
+										}
+									],
+									"token_store": {
+										"backend": "redis",
+										"url": "redis://:{env.REDIS_PASSWORD}@redis:6379/0"
+									}
+								}
+							]
+						}
+					]
+				}
+			}
+		}
+	}
+}`)
+}

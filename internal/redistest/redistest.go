@@ -1,0 +1,212 @@
+// Package redistest starts real redis-server processes for tests: on a
+// loopback port of its own, password-protected (so a test can never talk to
+// another test's server by mistake), optionally with an append-only file so
+// that a restart keeps the keys, and stoppable mid-test to play an outage.
+//
+// The redis-server binary (Debian package redis-server) must be on PATH.
+// Without it a test is skipped, or fails when SINCH_HMS_REQUIRE_REDIS=1 (as
+// in CI), so that a missing install cannot pass silently.
+package redistest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"hash/fnv"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Ports tried, in turn, for test servers: the loopback ports set aside for
+// redis-server in this project's tests. SINCH_HMS_TEST_REDIS_PORT_BASE moves
+// the range.
+const portCount = 10
+
+func portBase() int {
+	if v, err := strconv.Atoi(os.Getenv("SINCH_HMS_TEST_REDIS_PORT_BASE")); err == nil && v > 0 {
+		return v
+	}
+	return 9200
+}
+
+// firstSlot spreads the test binaries that `go test ./...` runs at once over
+// the range, by name rather than by chance: each package starts its scan at
+// its own port, so a port one package frees while it plays a Redis outage
+// is not the next one another package takes. (redisstore.test starts at
+// +5, caddymodule.test at +0.)
+func firstSlot() int {
+	h := fnv.New32a()
+	h.Write([]byte(filepath.Base(os.Args[0])))
+	return int(h.Sum32() % portCount)
+}
+
+// Options shape a test server.
+type Options struct {
+	// Persistent turns on the append-only file with an fsync per write, so
+	// that Restart brings back every key: a Redis set up as production
+	// should be when it holds replay nonces.
+	Persistent bool
+}
+
+// Server is one redis-server process.
+type Server struct {
+	Addr     string // 127.0.0.1:port
+	Password string
+
+	t    testing.TB
+	opts Options
+	dir  string
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
+	out  *bytes.Buffer
+}
+
+// Require skips the test when redis-server is missing, or fails it when
+// SINCH_HMS_REQUIRE_REDIS=1.
+func Require(t testing.TB) string {
+	t.Helper()
+	path, err := exec.LookPath("redis-server")
+	if err == nil {
+		return path
+	}
+	if os.Getenv("SINCH_HMS_REQUIRE_REDIS") == "1" {
+		t.Fatalf("redis-server not found on PATH and SINCH_HMS_REQUIRE_REDIS=1: apt-get install -y redis-server")
+	}
+	t.Skip("redis-server not found on PATH (apt-get install -y redis-server); set SINCH_HMS_REQUIRE_REDIS=1 to fail instead")
+	return ""
+}
+
+// Start starts a server on the first free port of the range and stops it
+// when the test ends.
+func Start(t testing.TB, opts Options) *Server {
+	t.Helper()
+	Require(t)
+	pw := make([]byte, 16)
+	_, _ = rand.Read(pw)
+	s := &Server{t: t, opts: opts, dir: t.TempDir(), Password: hex.EncodeToString(pw)}
+	base := portBase()
+	first := firstSlot()
+	var errs []string
+	for i := range portCount {
+		port := base + (first+i)%portCount
+		if err := s.start(port); err != nil {
+			errs = append(errs, err.Error())
+			continue
+		}
+		t.Cleanup(s.Stop)
+		return s
+	}
+	t.Fatalf("redistest: no redis-server could start on 127.0.0.1:%d-%d: %v", base, base+portCount-1, errs)
+	return nil
+}
+
+// URL is the server's redis:// URL, password included.
+func (s *Server) URL() string {
+	return fmt.Sprintf("redis://:%s@%s/0", s.Password, s.Addr)
+}
+
+// Client returns a client for inspecting the server; closed when the test ends.
+func (s *Server) Client() *redis.Client {
+	c := redis.NewClient(&redis.Options{Addr: s.Addr, Password: s.Password, MaxRetries: -1})
+	s.t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// Stop stops the server (SIGTERM, as an operator would) and waits for it.
+// Stopping a stopped server does nothing.
+func (s *Server) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(10 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.done
+	}
+	s.cmd = nil
+}
+
+// Restart starts the server again on the same port (and, if Persistent,
+// with the same data).
+func (s *Server) Restart() {
+	s.t.Helper()
+	_, portStr, _ := net.SplitHostPort(s.Addr)
+	port, _ := strconv.Atoi(portStr)
+	s.Stop()
+	if err := s.start(port); err != nil {
+		s.t.Fatalf("redistest: restart: %v", err)
+	}
+}
+
+// start runs redis-server on port and waits until it answers with our
+// password, or reports why it did not.
+func (s *Server) start(port int) error {
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("%s busy", addr)
+	}
+	_ = l.Close()
+	args := []string{
+		"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		"--requirepass", s.Password, "--dir", s.dir,
+		"--save", "", "--loglevel", "warning", "--logfile", "",
+		"--daemonize", "no", "--protected-mode", "yes",
+	}
+	if s.opts.Persistent {
+		args = append(args, "--appendonly", "yes", "--appendfsync", "always")
+	} else {
+		args = append(args, "--appendonly", "no")
+	}
+	out := &bytes.Buffer{}
+	cmd := exec.Command("redis-server", args...)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start redis-server: %w", err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+
+	c := redis.NewClient(&redis.Options{Addr: addr, Password: s.Password, MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+	defer c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		select {
+		case <-done:
+			return fmt.Errorf("redis-server on %s exited: %s", addr, bytes.TrimSpace(out.Bytes()))
+		default:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		err := c.Ping(ctx).Err()
+		cancel()
+		if err == nil {
+			s.mu.Lock()
+			s.Addr, s.cmd, s.done, s.out = addr, cmd, done, out
+			s.mu.Unlock()
+			return nil
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			<-done
+			return fmt.Errorf("redis-server on %s did not answer: %v", addr, err)
+		}
+		time.Sleep(20 * time.Millisecond) // readiness poll, not a wait for expiry
+	}
+}
