@@ -56,7 +56,9 @@ type FCMHandler struct {
 	// refreshed. Default: 5m.
 	RefreshBefore caddy.Duration `json:"refresh_before,omitempty"`
 
-	// TokenStore is where Google tokens are cached. Default: memory.
+	// TokenStore is where Google tokens are shared: memory (the default:
+	// each instance fetches its own) or redis (one token for all instances,
+	// sealed at rest), exactly as sinch_hms's token_store.
 	TokenStore *StoreConfig `json:"token_store,omitempty"`
 
 	verifier bearerauth.Verifier
@@ -126,8 +128,9 @@ func (h *FCMHandler) Validate() error {
 		return errors.New("sinch_fcm: no fcm_project configured: there would be no token to hand out")
 	case time.Duration(h.RefreshBefore) < 0:
 		return errors.New("sinch_fcm: refresh_before must not be negative")
-	case h.TokenStore != nil && h.TokenStore.Backend != "" && h.TokenStore.Backend != "memory":
-		return fmt.Errorf("sinch_fcm: token_store: unknown backend %q (supported: memory)", h.TokenStore.Backend)
+	}
+	if err := h.TokenStore.check(); err != nil {
+		return fmt.Errorf("sinch_fcm: token_store: %w", err)
 	}
 	if err := checkHTTPURL(h.GoogleTokenURL); err != nil {
 		return fmt.Errorf("sinch_fcm: google_token_url: %w", err)
@@ -183,8 +186,11 @@ func (h *FCMHandler) provisionProjects() error {
 			return fmt.Errorf("sinch_fcm: token cache for project %s: %w", p.ProjectNumber, err)
 		}
 		h.pooled = append(h.pooled, key)
-		h.projects[p.ProjectNumber] = &fcmProject{number: p.ProjectNumber, cache: cache,
-			fetch: instrumentGoogle(p.ProjectNumber, fetcher)}
+		fetch, err := h.googleFetcher(p.ProjectNumber, fetcher, instrumentGoogle(p.ProjectNumber, fetcher))
+		if err != nil {
+			return err
+		}
+		h.projects[p.ProjectNumber] = &fcmProject{number: p.ProjectNumber, cache: cache, fetch: fetch}
 		h.logger.Info("FCM project ready", zap.String("fcm_project_number", p.ProjectNumber),
 			zap.String("service_account", fetcher.ClientEmail()))
 	}

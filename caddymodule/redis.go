@@ -101,9 +101,15 @@ func (p pooledRedis) Destruct() error { return p.Close() }
 // that is down does not fail the config: each request fails closed (replays)
 // or falls back (tokens) until it is back.
 func (h *Handler) redisClient(name string, sc *StoreConfig) (*redis.Client, string, error) {
+	return pooledRedisClient(h.logger, "sinch_hms", name, sc)
+}
+
+// pooledRedisClient is redisClient for any handler of the module (module
+// names it in errors); handlers with the same URL share one client.
+func pooledRedisClient(logger *zap.Logger, module, name string, sc *StoreConfig) (*redis.Client, string, error) {
 	rawURL, err := resolveSecret(sc.URL)
 	if err != nil {
-		return nil, "", fmt.Errorf("sinch_hms: %s: url: %w", name, err)
+		return nil, "", fmt.Errorf("%s: %s: url: %w", module, name, err)
 	}
 	sum := sha256.Sum256([]byte(rawURL))
 	key := "sinch_hms.redis/" + hex.EncodeToString(sum[:12]) // hashed: the URL may hold a password
@@ -112,26 +118,26 @@ func (h *Handler) redisClient(name string, sc *StoreConfig) (*redis.Client, stri
 		if err != nil {
 			return nil, err
 		}
-		go h.pingRedis(c, redisstore.Redact(rawURL))
+		go pingRedis(logger, c, redisstore.Redact(rawURL))
 		return pooledRedis{c}, nil
 	})
 	if err != nil {
-		return nil, "", fmt.Errorf("sinch_hms: %s: %w", name, err)
+		return nil, "", fmt.Errorf("%s: %s: %w", module, name, err)
 	}
 	return val.(pooledRedis).Client, key, nil
 }
 
 // pingRedis tells the operator at start-up, rather than at the first
 // refused request, that Redis cannot be reached.
-func (h *Handler) pingRedis(c *redis.Client, redacted string) {
+func pingRedis(logger *zap.Logger, c *redis.Client, redacted string) {
 	ctx, cancel := context.WithTimeout(context.Background(), redisStartupPing)
 	defer cancel()
 	if err := c.Ping(ctx).Err(); err != nil {
-		h.logger.Warn("redis cannot be reached: until it can, replay_store redis refuses assertions with 503 (fail closed) and token_store redis fetches from Huawei without it",
+		logger.Warn("redis cannot be reached: until it can, replay_store redis refuses assertions with 503 (fail closed) and token_store redis fetches from upstream without it",
 			zap.String("redis", redacted), zap.Error(err))
 		return
 	}
-	h.logger.Info("redis store connected", zap.String("redis", redacted))
+	logger.Info("redis store connected", zap.String("redis", redacted))
 }
 
 // redisReplayStore is loadReplayStore for `replay_store redis`.

@@ -8,6 +8,7 @@ package fcmupstream
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -140,3 +141,11 @@ func (p *Project) Fetch(ctx context.Context) (tokencache.Token, error) {
 
 // Interface guard
 var _ tokencache.Fetcher = (*Project)(nil)
+
+// SecretDigest is the SHA-256 of the service account's private key: what
+// every instance holding the same key file can derive, and a reader of a
+// shared token store cannot. It seals Google tokens at rest (the token
+// store's key), never the private key itself.
+func (p *Project) SecretDigest() [sha256.Size]byte {
+	return sha256.Sum256(p.cfg.PrivateKey)
+}
