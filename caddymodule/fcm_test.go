@@ -175,11 +175,19 @@ func TestAltAChainFCMAndHMS(t *testing.T) {
 	}
 
 	// Each endpoint wants its own scope: a token for one is not one for
-	// the other.
-	postForm(t, c.client, testFCMURL, fcmForm(testFCMProject), "Authorization", "Bearer "+hmsAccess).
-		wantError(t, http.StatusForbidden, "insufficient_scope")
-	postForm(t, c.client, testTokenURL, hmsBearerForm(), "Authorization", "Bearer "+fcmAccess).
-		wantError(t, http.StatusForbidden, "insufficient_scope")
+	// the other (401 invalid_token, naming insufficient_scope, as every
+	// refused bearer token of the contract).
+	for target, body := range map[string]string{testFCMURL: fcmForm(testFCMProject), testTokenURL: hmsBearerForm()} {
+		tok := hmsAccess
+		if target == testTokenURL {
+			tok = fcmAccess
+		}
+		a := postForm(t, c.client, target, body, "Authorization", "Bearer "+tok)
+		a.wantError(t, http.StatusUnauthorized, "invalid_token")
+		if !strings.Contains(a.Raw, "insufficient_scope") {
+			t.Errorf("%s: description does not name the missing scope: %s", target, a.Raw)
+		}
+	}
 }
 
 // TestAltAChainBasicAuth: client_secret_basic gets a token the endpoints
