@@ -22,6 +22,10 @@ func init() {
 	caddy.RegisterModule(OAuthServer{})
 }
 
+// minClientSecretLen is the length below which a client secret draws a
+// warning at provisioning.
+const minClientSecretLen = 16
+
 // maxKeyFile bounds a PEM key file read at provisioning.
 const maxKeyFile = 64 << 10
 
@@ -150,6 +154,12 @@ func (s *OAuthServer) resolveClients() (map[string]string, error) {
 		secret, err := resolveSecret(c.ClientSecret)
 		if err != nil {
 			return nil, fmt.Errorf("sinch_oauth_server: client %q: secret: %w", c.ClientID, err)
+		}
+		if len(secret) < minClientSecretLen {
+			// The endpoint does not throttle guesses; a long random secret
+			// is what makes guessing hopeless.
+			s.logger.Warn("client secret is short: use at least 32 random characters (e.g. openssl rand -base64 32)",
+				zap.String("client_id", c.ClientID), zap.Int("length", len(secret)))
 		}
 		clients[c.ClientID] = secret
 	}
