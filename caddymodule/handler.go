@@ -14,7 +14,6 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
-	"github.com/hmsgate/caddy-sinch-hms/hmsupstream"
 	"github.com/hmsgate/caddy-sinch-hms/sinchauth"
 	"github.com/hmsgate/caddy-sinch-hms/tokencache"
 )
@@ -28,7 +27,6 @@ const (
 	defaultClockSkew            = 60 * time.Second
 	defaultMaxAssertionLifetime = time.Hour
 	defaultRefreshBefore        = 5 * time.Minute
-	defaultHuaweiTimeout        = 5 * time.Second
 )
 
 // Handler is the customer-side endpoint of Sinch's Huawei OAuth 2.0 flow.
@@ -139,7 +137,7 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
 	if h.now == nil {
-		h.now = time.Now
+		h.now = defaultNow()
 	}
 	if err := h.Validate(); err != nil {
 		return err
@@ -224,7 +222,6 @@ func (h *Handler) checkStores() error {
 // provisionHMS resolves the HMS secrets and attaches one pooled token cache
 // per HMS application.
 func (h *Handler) provisionHMS() error {
-	client := &hmsupstream.Client{TokenURL: h.HuaweiTokenURL, Timeout: defaultHuaweiTimeout}
 	h.hmsApps = make(map[string]*hmsApp, len(h.HMSApplications))
 	for i, app := range h.HMSApplications {
 		if app.AppID == "" {
@@ -237,16 +234,12 @@ func (h *Handler) provisionHMS() error {
 		if err != nil {
 			return fmt.Errorf("sinch_hms: hms_application %q: app secret: %w", app.AppID, err)
 		}
-		cache, key, err := h.loadTokenCache(app.AppID, secret)
+		pooled, key, err := h.loadTokenCache(app.AppID, secret)
 		if err != nil {
 			return err
 		}
 		h.pooled = append(h.pooled, key)
-		h.hmsApps[app.AppID] = &hmsApp{
-			id:      app.AppID,
-			cache:   cache,
-			fetcher: client.Fetcher(hmsupstream.Credentials{AppID: app.AppID, AppSecret: secret}),
-		}
+		h.hmsApps[app.AppID] = &hmsApp{id: app.AppID, cache: pooled.Cache, fetcher: pooled.fetcher}
 	}
 	return nil
 }
