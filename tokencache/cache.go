@@ -138,6 +138,9 @@ type Cache struct {
 
 	mu      sync.Mutex
 	entries map[string]*entry
+	// stored is closed (and replaced) whenever a fetched token is stored,
+	// to wake KeepFresh.
+	stored chan struct{}
 
 	// testHookWait, if set, is called (without the lock) each time a Get
 	// starts waiting for an in-flight fetch.
@@ -166,6 +169,7 @@ func New(cfg Config) *Cache {
 		now:           cfg.Now,
 		fetchTimeout:  cfg.FetchTimeout,
 		entries:       make(map[string]*entry),
+		stored:        make(chan struct{}),
 	}
 	if c.now == nil {
 		c.now = time.Now
@@ -333,6 +337,8 @@ func (c *Cache) fetch(parent context.Context, key string, e *entry, cl *call, f 
 		cl.res = Result{Token: tok, Source: SourceFetched}
 		if current {
 			e.tok, e.hasTok = tok, true
+			close(c.stored)
+			c.stored = make(chan struct{})
 		}
 	case cl.hasOld && alive(cl.old, now):
 		cl.res = Result{Token: cl.old, Source: SourceStale}

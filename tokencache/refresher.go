@@ -31,19 +31,22 @@ var ErrRefreshFailed = errors.New("tokencache: background refresh failed")
 // outlive the configuration that started it).
 //
 // A key with no live token is left alone: the next Get fetches it on
-// demand, and KeepFresh takes over from there. A background fetch shares
+// demand, and KeepFresh, woken by the stored token, takes over from there. A background fetch shares
 // the key's single flight and circuit breaker with Get: it never adds a
 // second concurrent call, and it makes no call while the breaker is open.
 func (c *Cache) KeepFresh(ctx context.Context, key string, f Fetcher) {
 	failed := false
 	for {
-		d := c.nextRefresh(key)
+		d, stored := c.nextRefresh(key)
 		if failed {
 			d = max(d, refreshRetry)
 		}
 		select {
 		case <-ctx.Done():
 			return
+		case <-stored: // a new token: recompute when to refresh it
+			failed = false
+			continue
 		case <-c.after(d):
 		}
 		if ctx.Err() != nil {
@@ -64,19 +67,20 @@ func (c *Cache) refreshAt(t Token) time.Time {
 	return stale.Add(-max(ahead, 0))
 }
 
-// nextRefresh returns how long KeepFresh waits before it looks at key again.
-func (c *Cache) nextRefresh(key string) time.Duration {
+// nextRefresh returns how long KeepFresh waits before it looks at key
+// again, and the channel that is closed when a token is stored before then.
+func (c *Cache) nextRefresh(key string) (time.Duration, <-chan struct{}) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.now()
 	e := c.entries[key]
 	if e == nil || !e.hasTok || !alive(e.tok, now) {
-		return refreshIdle
+		return refreshIdle, c.stored
 	}
 	if left := e.brk.openFor(now); left > 0 {
-		return left
+		return left, c.stored
 	}
-	return max(c.refreshAt(e.tok).Sub(now), 0)
+	return max(c.refreshAt(e.tok).Sub(now), 0), c.stored
 }
 
 // refreshIfDue fetches (or joins a fetch in

@@ -172,7 +172,7 @@ type fakeTimer struct {
 }
 
 func newFakeTimer() *fakeTimer {
-	return &fakeTimer{req: make(chan time.Duration), fire: make(chan time.Time)}
+	return &fakeTimer{req: make(chan time.Duration, 64), fire: make(chan time.Time)}
 }
 
 func (ft *fakeTimer) After(d time.Duration) <-chan time.Time {
@@ -205,14 +205,15 @@ func TestKeepFreshRefreshesBeforeStale(t *testing.T) {
 	if d := <-ft.req; d != refreshIdle {
 		t.Fatalf("first wait without a token = %v, want %v", d, refreshIdle)
 	}
-	mustGet(t, c, "k", f) // the demand fetch
-	ft.fire <- clk.Now()
+	mustGet(t, c, "k", f) // the demand fetch wakes the refresher
 	if d := <-ft.req; d != 54*time.Minute+30*time.Second {
 		t.Fatalf("wait = %v, want 54m30s (30s before the token turns stale)", d)
 	}
 	clk.Advance(54*time.Minute + 30*time.Second)
 	ft.fire <- clk.Now()
-	<-ft.req // the refresh is done before the next wait
+	if d := <-ft.req; d != 54*time.Minute+30*time.Second { // the refresh is done before the next wait
+		t.Fatalf("wait after the refresh = %v, want 54m30s for the new token", d)
+	}
 	if n := f.n.Load(); n != 2 {
 		t.Fatalf("fetches = %d, want 2 (one background refresh)", n)
 	}
