@@ -52,8 +52,12 @@ type breakerState struct {
 }
 
 // record notes a fetch outcome and returns how long the upstream is now
-// paused because of it (0 if this outcome paused nothing).
-func (b *breakerState) record(cfg breakerConfig, err error, now time.Time) time.Duration {
+// paused because of it (0 if this outcome paused nothing). liveUntil is the
+// expiry of the token still cached, zero if none: a pause opened by the
+// failure count ends before that token dies (with half its remaining life,
+// at most a cooldown, to spare), so that a probe can still save it; a
+// pause asked for by the upstream's Retry-After is honoured as is.
+func (b *breakerState) record(cfg breakerConfig, err error, now, liveUntil time.Time) time.Duration {
 	if err == nil {
 		*b = breakerState{}
 		return 0
@@ -63,6 +67,12 @@ func (b *breakerState) record(cfg breakerConfig, err error, now time.Time) time.
 	until := time.Time{}
 	if cfg.threshold > 0 && b.failures >= cfg.threshold {
 		until = now.Add(cfg.cooldown)
+		if liveUntil.After(now) {
+			spare := min(cfg.cooldown, liveUntil.Sub(now)/2)
+			if probe := liveUntil.Add(-spare); probe.Before(until) {
+				until = probe
+			}
+		}
 	}
 	if ra := RetryAfterOf(err); ra > 0 {
 		if t := now.Add(min(ra, maxPause)); t.After(until) {

@@ -349,7 +349,11 @@ func (c *Cache) fetch(parent context.Context, key string, e *entry, cl *call, f 
 		}
 	}
 	if current {
-		paused = e.brk.record(c.breaker, err, now)
+		var liveUntil time.Time
+		if e.hasTok && alive(e.tok, now) {
+			liveUntil = e.tok.ExpiresAt
+		}
+		paused = e.brk.record(c.breaker, err, now, liveUntil)
 	}
 	e.call = nil
 	c.mu.Unlock()

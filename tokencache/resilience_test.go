@@ -261,3 +261,25 @@ func TestKeepFreshStopsWithContext(t *testing.T) {
 	stop := startKeepFresh(t, c, "k", f)
 	stop() // fails the test if KeepFresh does not return
 }
+
+// TestBreakerPauseEndsBeforeLiveTokenDies: a pause opened by repeated
+// failures ends while the cached token is still alive, so one probe can
+// replace it before callers are left with nothing.
+func TestBreakerPauseEndsBeforeLiveTokenDies(t *testing.T) {
+	clk := newClock()
+	c := New(Config{RefreshBefore: 5 * time.Minute, Now: clk.Now, BreakerThreshold: 2, BreakerCooldown: 10 * time.Minute})
+	f := &countingFetcher{clk: clk, life: time.Hour}
+	mustGet(t, c, "k", f)
+	clk.Advance(56 * time.Minute) // 4m left
+	f.setErr(errDown)
+	mustGet(t, c, "k", f)
+	mustGet(t, c, "k", f)
+	if d := c.PausedFor("k"); d != 2*time.Minute {
+		t.Fatalf("paused for %v, want 2m (the token has 4m left; half of it spare)", d)
+	}
+	clk.Advance(2 * time.Minute)
+	f.setErr(nil)
+	if res := mustGet(t, c, "k", f); res.Source != SourceFetched {
+		t.Fatalf("probe before the token died: %+v", res)
+	}
+}
