@@ -18,3 +18,8 @@ func defaultNow() func() time.Time {
 	}
 	return time.Now
 }
+
+// currentTime reads the clock defaultNow would give a new handler, at each
+// call. The replay store uses it: it is shared by every config of the
+// process, so it must not keep the clock of whichever handler created it.
+func currentTime() time.Time { return defaultNow()() }

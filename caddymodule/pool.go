@@ -54,7 +54,7 @@ func (h *Handler) loadTokenCache(appID, secret string) (*pooledTokenCache, strin
 func (h *Handler) loadReplayStore() (sinchauth.ReplayStore, string, error) {
 	const key = "sinch_hms.replay/memory"
 	val, _, err := statePool.LoadOrNew(key, func() (caddy.Destructor, error) {
-		return pooledReplayStore{sinchauth.NewMemoryReplayStore(h.now)}, nil
+		return pooledReplayStore{sinchauth.NewMemoryReplayStore(currentTime)}, nil
 	})
 	if err != nil {
 		return nil, "", fmt.Errorf("sinch_hms: replay store: %w", err)
