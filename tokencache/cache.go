@@ -53,8 +53,9 @@ func (f FetcherFunc) Fetch(ctx context.Context) (Token, error) { return f(ctx) }
 
 // Config configures a Cache.
 type Config struct {
-	// RefreshBefore: a token is served while it has more than this left;
-	// then it is refreshed. Negative counts as zero.
+	// RefreshBefore: a token is served while it has more than this left
+	// (and in any case until half its lifetime has passed); then it is
+	// refreshed. Negative counts as zero.
 	RefreshBefore time.Duration
 	// Now is the clock; nil = time.Now.
 	Now func() time.Time
