@@ -99,7 +99,7 @@ func (FCMHandler) CaddyModule() caddy.ModuleInfo {
 func (h *FCMHandler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
 	if h.now == nil {
-		h.now = time.Now
+		h.now = defaultNow()
 	}
 	if err := h.Validate(); err != nil {
 		return err

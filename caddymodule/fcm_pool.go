@@ -15,10 +15,25 @@ import (
 // promises; the caller releases key in Cleanup.
 func loadPooledCache(key string, refreshBefore time.Duration, now func() time.Time) (*tokencache.Cache, error) {
 	val, _, err := statePool.LoadOrNew(key, func() (caddy.Destructor, error) {
-		return pooledTokenCache{tokencache.New(tokencache.Config{RefreshBefore: refreshBefore, Now: now})}, nil
+		return pooledCache{tokencache.New(tokencache.Config{
+			RefreshBefore: refreshBefore,
+			Now:           now,
+			// The same bounds as the Huawei side: a caller holding a
+			// still-valid token waits at most a second for a refresh, and
+			// repeated failures leave Google alone for a while.
+			FetchTimeout:     huaweiFetchTimeout,
+			StaleWait:        huaweiStaleWait,
+			BreakerThreshold: huaweiBreakerThreshold,
+			BreakerCooldown:  huaweiPause,
+		})}, nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("token cache %s: %w", key, err)
 	}
-	return val.(pooledTokenCache).Cache, nil
+	return val.(pooledCache).Cache, nil
 }
+
+// pooledCache is a token cache in statePool with nothing running beside it.
+type pooledCache struct{ *tokencache.Cache }
+
+func (pooledCache) Destruct() error { return nil }

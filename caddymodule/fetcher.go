@@ -20,7 +20,7 @@ type instrumentedFetcher struct {
 }
 
 // instrument wraps next for appID, whose token cache is cacheKey.
-func (h *Handler) instrument(appID, cacheKey string, next tokencache.Fetcher) (tokencache.Fetcher, error) {
+func (h *Handler) instrument(appID, cacheKey string, next tokencache.Fetcher) (*instrumentedFetcher, error) {
 	st, err := h.loadStatus(cacheKey)
 	if err != nil {
 		return nil, err

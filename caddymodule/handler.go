@@ -15,7 +15,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hmsgate/caddy-sinch-hms/bearerauth"
-	"github.com/hmsgate/caddy-sinch-hms/hmsupstream"
 	"github.com/hmsgate/caddy-sinch-hms/sinchauth"
 	"github.com/hmsgate/caddy-sinch-hms/tokencache"
 )
@@ -29,7 +28,6 @@ const (
 	defaultClockSkew            = 60 * time.Second
 	defaultMaxAssertionLifetime = time.Hour
 	defaultRefreshBefore        = 5 * time.Minute
-	defaultHuaweiTimeout        = 5 * time.Second
 )
 
 // Handler is the customer-side endpoint of Sinch's Huawei OAuth 2.0 flow.
@@ -155,6 +153,7 @@ type hmsApp struct {
 	id      string
 	cache   *tokencache.Cache
 	fetcher tokencache.Fetcher
+	status  *upstreamStatus // Huawei outcomes, for the admin API
 }
 
 // CaddyModule returns the Caddy module information.
@@ -170,7 +169,7 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
 	if h.now == nil {
-		h.now = time.Now
+		h.now = defaultNow()
 	}
 	if err := h.Validate(); err != nil {
 		return err
@@ -278,7 +277,6 @@ func (h *Handler) checkStores() error {
 // provisionHMS resolves the HMS secrets and attaches one pooled token cache
 // per HMS application.
 func (h *Handler) provisionHMS() error {
-	client := &hmsupstream.Client{TokenURL: h.HuaweiTokenURL, Timeout: defaultHuaweiTimeout}
 	h.hmsApps = make(map[string]*hmsApp, len(h.HMSApplications))
 	for i, app := range h.HMSApplications {
 		if app.AppID == "" {
@@ -291,22 +289,25 @@ func (h *Handler) provisionHMS() error {
 		if err != nil {
 			return fmt.Errorf("sinch_hms: hms_application %q: app secret: %w", app.AppID, err)
 		}
-		cache, key, err := h.loadTokenCache(app.AppID, secret)
+		pooled, key, err := h.loadTokenCache(app.AppID, secret)
 		if err != nil {
 			return err
 		}
 		h.pooled = append(h.pooled, key)
-		huawei, err := h.instrument(app.AppID, key, client.Fetcher(hmsupstream.Credentials{AppID: app.AppID, AppSecret: secret}))
+		// The fetch chain is this config's: metrics and status around the
+		// Huawei call, and Redis (when configured) in front of both, so
+		// only real Huawei calls are counted. The pooled entry's background
+		// refresher uses the newest config's chain too.
+		huawei, err := h.instrument(app.AppID, key, pooled.huawei)
 		if err != nil {
 			return err
 		}
-		// Redis, when configured, sits in front of the (instrumented)
-		// Huawei fetch, so only real Huawei calls are counted as fetches.
-		fetcher, err := h.tokenFetcher(app.AppID, secret, huawei)
+		chain, err := h.tokenFetcher(app.AppID, secret, huawei)
 		if err != nil {
 			return err
 		}
-		h.hmsApps[app.AppID] = &hmsApp{id: app.AppID, cache: cache, fetcher: fetcher}
+		pooled.use(chain)
+		h.hmsApps[app.AppID] = &hmsApp{id: app.AppID, cache: pooled.Cache, fetcher: pooled, status: huawei.status}
 	}
 	return nil
 }

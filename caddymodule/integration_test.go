@@ -247,12 +247,13 @@ func TestHuaweiFailures(t *testing.T) {
 		}
 	})
 	t.Run("cached token served while Huawei is down", func(t *testing.T) {
+		clk := useTestClock(t)
 		emu := newHuawei(t)
-		emu.SetExpiresIn(240) // below refresh_before: every request tries a refresh
 		tester := startCaddy(t, hmsSite(emu.URL, ""))
-		tok := postForm(t, tester.Client, testTokenURL, assertionForm(mint(t)).Encode()).wantToken(t)
+		tok := postForm(t, tester.Client, testTokenURL, assertionForm(mint(t, clk.issued)).Encode()).wantToken(t)
+		clk.Advance(56 * time.Minute) // 4m left, within refresh_before: a refresh is tried
 		emu.SetFault(huaweitest.Fault{Kind: huaweitest.FaultStatus, Status: 503, Body: "down"})
-		a := postForm(t, tester.Client, testTokenURL, assertionForm(mint(t)).Encode())
+		a := postForm(t, tester.Client, testTokenURL, assertionForm(mint(t, clk.issued)).Encode())
 		if got := a.wantToken(t); got != tok {
 			t.Errorf("want the still-valid cached token while Huawei is down")
 		}

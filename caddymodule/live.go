@@ -34,11 +34,7 @@ func (h *Handler) registerLive() {
 	var apps []*liveApp
 	for _, a := range h.hmsApps {
 		live.seq++
-		st := &upstreamStatus{}
-		if f, ok := a.fetcher.(*instrumentedFetcher); ok {
-			st = f.status
-		}
-		apps = append(apps, &liveApp{app: a, status: st, now: h.now, metrics: !h.DisableMetrics, seq: live.seq})
+		apps = append(apps, &liveApp{app: a, status: a.status, now: h.now, metrics: !h.DisableMetrics, seq: live.seq})
 	}
 	live.byHandler[h] = apps
 }

@@ -7,8 +7,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/hmsgate/caddy-sinch-hms/hmsupstream"
 	"github.com/hmsgate/caddy-sinch-hms/sinchauth"
-	"github.com/hmsgate/caddy-sinch-hms/tokencache"
 )
 
 // statePool holds the state that must outlive one config: Huawei token
@@ -16,11 +16,6 @@ import (
 // overlap; both hold the same entries, and an entry is destroyed only when
 // the last config using it is cleaned up.
 var statePool = caddy.NewUsagePool()
-
-// pooledTokenCache is one HMS application's token cache in statePool.
-type pooledTokenCache struct{ *tokencache.Cache }
-
-func (pooledTokenCache) Destruct() error { return nil }
 
 // pooledReplayStore is a replay store in statePool.
 type pooledReplayStore struct{ sinchauth.ReplayStore }
@@ -37,19 +32,20 @@ func (h *Handler) tokenCacheKey(appID, secret string) string {
 }
 
 // loadTokenCache returns the pooled cache for one HMS application, creating
-// it on first use, and the pool key to release in Cleanup.
-func (h *Handler) loadTokenCache(appID, secret string) (*tokencache.Cache, string, error) {
+// it (and starting its refresher) on first use, and the pool key to release
+// in Cleanup. The newest config's logger takes over the entry's logs.
+func (h *Handler) loadTokenCache(appID, secret string) (*pooledTokenCache, string, error) {
 	key := h.tokenCacheKey(appID, secret)
 	val, _, err := statePool.LoadOrNew(key, func() (caddy.Destructor, error) {
-		return pooledTokenCache{tokencache.New(tokencache.Config{
-			RefreshBefore: h.refreshBefore(),
-			Now:           h.now,
-		})}, nil
+		cred := hmsupstream.Credentials{AppID: appID, AppSecret: secret}
+		return newPooledTokenCache(cred, h.HuaweiTokenURL, h.refreshBefore(), h.now, h.logger), nil
 	})
 	if err != nil {
 		return nil, "", fmt.Errorf("sinch_hms: token cache for %q: %w", appID, err)
 	}
-	return val.(pooledTokenCache).Cache, key, nil
+	p := val.(*pooledTokenCache)
+	p.logger.Store(h.logger)
+	return p, key, nil
 }
 
 // loadReplayStore returns the pooled in-memory replay store. There is one
@@ -61,7 +57,7 @@ func (h *Handler) loadReplayStore() (sinchauth.ReplayStore, string, error) {
 	}
 	const key = "sinch_hms.replay/memory"
 	val, _, err := statePool.LoadOrNew(key, func() (caddy.Destructor, error) {
-		return pooledReplayStore{sinchauth.NewMemoryReplayStore(h.now)}, nil
+		return pooledReplayStore{sinchauth.NewMemoryReplayStore(currentTime)}, nil
 	})
 	if err != nil {
 		return nil, "", fmt.Errorf("sinch_hms: replay store: %w", err)

@@ -51,6 +51,11 @@ type Client struct {
 	HTTPClient *http.Client
 	Timeout    time.Duration    // bound on one HTTP exchange; default 5s
 	Now        func() time.Time // nil = time.Now
+	// Retry bounds the attempts of FetchTokenRetrying (and so of Fetcher).
+	Retry RetryPolicy
+	// OnRetry, if set, is told of each failed attempt that will be retried
+	// after wait: for logs. err never holds the secret or a token.
+	OnRetry func(appID string, attempt int, err error, wait time.Duration)
 }
 
 func (c *Client) now() time.Time {
@@ -79,10 +84,11 @@ func (c *Client) httpClient() *http.Client {
 	}
 }
 
-// Fetcher adapts one application's credentials to tokencache.Fetcher.
+// Fetcher adapts one application's credentials to tokencache.Fetcher. It
+// fetches with FetchTokenRetrying.
 func (c *Client) Fetcher(cred Credentials) tokencache.Fetcher {
 	return tokencache.FetcherFunc(func(ctx context.Context) (tokencache.Token, error) {
-		return c.FetchToken(ctx, cred)
+		return c.FetchTokenRetrying(ctx, cred)
 	})
 }
 

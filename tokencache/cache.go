@@ -3,13 +3,22 @@
 // any particular upstream.
 //
 // Promises:
-//   - a cached token is served while it has more than RefreshBefore left;
+//   - a cached token is served while it has more than RefreshBefore left, and
+//     at least until half its lifetime has passed (a token issued with less
+//     life than RefreshBefore is not refetched on every call);
 //   - at most one upstream fetch runs per key at a time, however many callers
 //     wait for it (single-flight);
 //   - the fetch runs detached from the caller that started it, bounded by
 //     FetchTimeout, so one impatient caller does not fail the others;
 //   - when a refresh fails and the previous token is still alive, that token
-//     is served (stale-if-error).
+//     is served (stale-if-error), and with StaleWait a caller does not wait
+//     long for a refresh while the old token is alive;
+//   - after BreakerThreshold consecutive failed fetches for a key, or an
+//     upstream Retry-After, the upstream is not called for that key for a
+//     while (circuit breaker, see breaker.go);
+//   - KeepFresh refreshes a token in the background before it turns stale,
+//     so that callers in steady state never wait for the upstream
+//     (refresher.go).
 package tokencache
 
 import (
@@ -44,14 +53,49 @@ func (f FetcherFunc) Fetch(ctx context.Context) (Token, error) { return f(ctx) }
 
 // Config configures a Cache.
 type Config struct {
-	// RefreshBefore: a token is served while it has more than this left;
-	// then it is refreshed. Negative counts as zero.
+	// RefreshBefore: a token is served while it has more than this left
+	// (and in any case until half its lifetime has passed); then it is
+	// refreshed. Negative counts as zero.
 	RefreshBefore time.Duration
 	// Now is the clock; nil = time.Now.
 	Now func() time.Time
 	// FetchTimeout bounds one fetch (including the upstream's own retries);
 	// zero = DefaultFetchTimeout.
 	FetchTimeout time.Duration
+	// StaleWait: while a still-alive token is being refreshed, a caller
+	// waits at most this long for the refresh before it is served the old
+	// token (SourceStale). Zero = wait for the refresh.
+	StaleWait time.Duration
+	// BreakerThreshold: after this many consecutive failed fetches of a key,
+	// the upstream is not called for that key for BreakerCooldown. Zero =
+	// DefaultBreakerThreshold; negative = never open (Retry-After is still
+	// honoured).
+	BreakerThreshold int
+	// BreakerCooldown: how long the breaker stays open. Zero =
+	// DefaultBreakerCooldown.
+	BreakerCooldown time.Duration
+	// RefreshAhead: KeepFresh refreshes a token this long before it would
+	// turn stale (at most a quarter of its fresh life). Zero =
+	// DefaultRefreshAhead.
+	RefreshAhead time.Duration
+	// OnFetch, if set, is called after every upstream fetch, on demand or in
+	// the background, with its outcome: for logs and metrics. It runs on the
+	// fetching goroutine without the cache lock, and must not block.
+	OnFetch func(FetchEvent)
+	// After is KeepFresh's timer; nil = time.After. Tests swap it.
+	After func(time.Duration) <-chan time.Time
+}
+
+// FetchEvent describes one finished upstream fetch. It holds no token.
+type FetchEvent struct {
+	Key        string
+	Background bool          // started by KeepFresh, not by a caller
+	Duration   time.Duration // wall time of the fetch
+	ExpiresAt  time.Time     // of the fetched token; zero on failure
+	Err        error         // nil on success
+	// PausedFor is non-zero when this failure opened (or extended) the
+	// circuit breaker: the upstream will not be called for this long.
+	PausedFor time.Duration
 }
 
 // Source tells where a Result's token came from.
@@ -87,9 +131,17 @@ type Cache struct {
 	refreshBefore time.Duration
 	now           func() time.Time
 	fetchTimeout  time.Duration
+	staleWait     time.Duration
+	breaker       breakerConfig
+	refreshAhead  time.Duration
+	onFetch       func(FetchEvent)
+	after         func(time.Duration) <-chan time.Time
 
 	mu      sync.Mutex
 	entries map[string]*entry
+	// stored is closed (and replaced) whenever a fetched token is stored,
+	// to wake KeepFresh.
+	stored chan struct{}
 
 	// testHookWait, if set, is called (without the lock) each time a Get
 	// starts waiting for an in-flight fetch.
@@ -100,6 +152,7 @@ type entry struct {
 	tok    Token
 	hasTok bool
 	call   *call // in-flight fetch, nil if none
+	brk    breakerState
 }
 
 type call struct {
@@ -117,6 +170,7 @@ func New(cfg Config) *Cache {
 		now:           cfg.Now,
 		fetchTimeout:  cfg.FetchTimeout,
 		entries:       make(map[string]*entry),
+		stored:        make(chan struct{}),
 	}
 	if c.now == nil {
 		c.now = time.Now
@@ -124,73 +178,144 @@ func New(cfg Config) *Cache {
 	if c.fetchTimeout <= 0 {
 		c.fetchTimeout = DefaultFetchTimeout
 	}
+	c.staleWait = max(cfg.StaleWait, 0)
+	c.breaker = newBreakerConfig(cfg.BreakerThreshold, cfg.BreakerCooldown)
+	c.refreshAhead = cfg.RefreshAhead
+	if c.refreshAhead <= 0 {
+		c.refreshAhead = DefaultRefreshAhead
+	}
+	c.onFetch = cfg.OnFetch
+	c.after = cfg.After
+	if c.after == nil {
+		c.after = time.After
+	}
 	return c
+}
+
+// staleAt is when t stops being served without a refresh: RefreshBefore
+// before it expires, but not before half of its lifetime has passed. The
+// second bound matters for a token issued with less life than
+// RefreshBefore: without it every call would refetch it, hammering an
+// upstream that only hands out short tokens.
+func (c *Cache) staleAt(t Token) time.Time {
+	at := t.ExpiresAt.Add(-c.refreshBefore)
+	if !t.FetchedAt.IsZero() {
+		if half := t.FetchedAt.Add(t.ExpiresAt.Sub(t.FetchedAt) / 2); half.After(at) {
+			at = half
+		}
+	}
+	return at
 }
 
 // fresh reports whether t may be served without a refresh.
 func (c *Cache) fresh(t Token, now time.Time) bool {
-	return t.ExpiresAt.Sub(now) > c.refreshBefore
+	return now.Before(c.staleAt(t))
 }
 
+// alive reports whether t may still be handed out at all.
+func alive(t Token, now time.Time) bool { return t.ExpiresAt.After(now) }
+
 // Get returns a usable token for key, fetching through f when the cached one
-// is missing or within RefreshBefore of expiry.
+// is missing or stale (see staleAt).
 //
 // Exactly one upstream fetch runs per key at a time, however many callers
-// wait; each waiting caller honours its own ctx. When ctx ends while waiting,
-// Get returns the old token as SourceStale if it is still alive, else ctx's
-// error. If the refresh fails and the old token is still alive, the old token
-// is returned with a nil error and Source SourceStale. The fetch runs on a
-// context detached from the first caller's cancellation
-// (context.WithoutCancel + FetchTimeout).
+// wait; each waiting caller honours its own ctx. When ctx ends while waiting
+// (or StaleWait passes), Get returns the old token as SourceStale if it is
+// still alive, else ctx's error. If the refresh fails and the old token is
+// still alive, the old token is returned with a nil error and Source
+// SourceStale. The fetch runs on a context detached from the first caller's
+// cancellation (context.WithoutCancel + FetchTimeout).
+//
+// While the key's circuit breaker is open, Get calls no upstream: it returns
+// the old token if alive, else an *UpstreamError of the last failure's Kind
+// whose RetryAfter is the time left open, wrapping ErrBreakerOpen.
 //
 // A fetched token with an empty AccessToken or an ExpiresAt not after now is
 // an *UpstreamError of KindUnavailable and is not cached.
 func (c *Cache) Get(ctx context.Context, key string, f Fetcher) (Result, error) {
 	c.mu.Lock()
-	e := c.entries[key]
-	if e == nil {
-		e = &entry{}
-		c.entries[key] = e
-	}
-	if e.hasTok && c.fresh(e.tok, c.now()) {
+	e := c.entry(key)
+	now := c.now()
+	if e.hasTok && c.fresh(e.tok, now) {
 		tok := e.tok
 		c.mu.Unlock()
 		return Result{Token: tok, Source: SourceCache}, nil
 	}
 	cl := e.call
 	if cl == nil {
-		cl = &call{done: make(chan struct{}), old: e.tok, hasOld: e.hasTok}
-		e.call = cl
-		go c.fetch(ctx, key, e, cl, f)
+		if left := e.brk.openFor(now); left > 0 {
+			res, err := c.whileOpen(e, now, left)
+			c.mu.Unlock()
+			return res, err
+		}
+		cl = c.startLocked(ctx, key, e, f, false)
 	}
 	c.mu.Unlock()
 
 	if h := c.testHookWait; h != nil {
 		h(key)
 	}
+	return c.wait(ctx, cl)
+}
+
+// entry returns key's entry, creating it. c.mu must be held.
+func (c *Cache) entry(key string) *entry {
+	e := c.entries[key]
+	if e == nil {
+		e = &entry{}
+		c.entries[key] = e
+	}
+	return e
+}
+
+// startLocked starts a fetch for key. c.mu must be held and no fetch in
+// flight.
+func (c *Cache) startLocked(ctx context.Context, key string, e *entry, f Fetcher, background bool) *call {
+	cl := &call{done: make(chan struct{}), old: e.tok, hasOld: e.hasTok}
+	e.call = cl
+	go c.fetch(ctx, key, e, cl, f, background)
+	return cl
+}
+
+// wait waits for cl on behalf of a caller.
+func (c *Cache) wait(ctx context.Context, cl *call) (Result, error) {
+	var staleTimer <-chan time.Time
+	if c.staleWait > 0 && cl.hasOld && alive(cl.old, c.now()) {
+		t := time.NewTimer(c.staleWait)
+		defer t.Stop()
+		staleTimer = t.C
+	}
 	select {
 	case <-cl.done:
 		return cl.res, cl.err
+	case <-staleTimer:
 	case <-ctx.Done():
-		select {
-		case <-cl.done: // finished meanwhile: prefer the answer
-			return cl.res, cl.err
-		default:
-		}
-		if cl.hasOld && cl.old.ExpiresAt.After(c.now()) {
-			return Result{Token: cl.old, Source: SourceStale}, nil
-		}
-		return Result{}, context.Cause(ctx)
 	}
+	select {
+	case <-cl.done: // finished meanwhile: prefer the answer
+		return cl.res, cl.err
+	default:
+	}
+	if cl.hasOld && alive(cl.old, c.now()) {
+		return Result{Token: cl.old, Source: SourceStale}, nil
+	}
+	return Result{}, context.Cause(ctx)
 }
 
 // fetch runs one upstream fetch for key and publishes its outcome to every
-// waiter of cl. It runs in its own goroutine.
-func (c *Cache) fetch(parent context.Context, key string, e *entry, cl *call, f Fetcher) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), c.fetchTimeout)
+// waiter of cl. It runs in its own goroutine. A background fetch is bound to
+// ctx (the refresher's), so that stopping the refresher stops it; a demand
+// fetch is detached from its first caller.
+func (c *Cache) fetch(parent context.Context, key string, e *entry, cl *call, f Fetcher, background bool) {
+	if !background {
+		parent = context.WithoutCancel(parent)
+	}
+	ctx, cancel := context.WithTimeout(parent, c.fetchTimeout)
 	defer cancel()
 
+	start := time.Now()
 	tok, err := safeFetch(ctx, f)
+	took := time.Since(start)
 	now := c.now()
 	if err == nil {
 		switch {
@@ -207,22 +332,42 @@ func (c *Cache) fetch(parent context.Context, key string, e *entry, cl *call, f 
 
 	c.mu.Lock()
 	current := c.entries[key] == e // false if Invalidate ran meanwhile
+	var paused time.Duration
 	switch {
 	case err == nil:
 		cl.res = Result{Token: tok, Source: SourceFetched}
 		if current {
 			e.tok, e.hasTok = tok, true
+			close(c.stored)
+			c.stored = make(chan struct{})
 		}
-	case cl.hasOld && cl.old.ExpiresAt.After(now):
+	case cl.hasOld && alive(cl.old, now):
 		cl.res = Result{Token: cl.old, Source: SourceStale}
 	default:
 		cl.err = err
-		if current && e.hasTok && !e.tok.ExpiresAt.After(now) {
+		if current && e.hasTok && !alive(e.tok, now) {
 			e.tok, e.hasTok = Token{}, false // drop the dead token
 		}
 	}
+	if current {
+		var liveUntil time.Time
+		if e.hasTok && alive(e.tok, now) {
+			liveUntil = e.tok.ExpiresAt
+		}
+		paused = e.brk.record(c.breaker, err, now, liveUntil)
+	}
 	e.call = nil
 	c.mu.Unlock()
+
+	// Reported before the waiters are released, so that whoever sees the
+	// answer can also rely on the event having been recorded.
+	if c.onFetch != nil {
+		ev := FetchEvent{Key: key, Background: background, Duration: took, Err: err, PausedFor: paused}
+		if err == nil {
+			ev.ExpiresAt = tok.ExpiresAt
+		}
+		c.onFetch(ev)
+	}
 	close(cl.done)
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -136,6 +137,9 @@ func TestSingleFlightColdKey(t *testing.T) {
 	}
 	for range n { // every goroutine is now waiting on the fetch
 		<-waiting
+	}
+	for f.n.Load() == 0 { // the fetch goroutine may not have entered Fetch yet
+		runtime.Gosched()
 	}
 	if got := f.n.Load(); got != 1 {
 		t.Fatalf("fetches while waiting = %d, want 1", got)

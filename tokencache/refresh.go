@@ -11,16 +11,12 @@ import "context"
 // which tells the caller the refresh did not succeed.
 func (c *Cache) Refresh(ctx context.Context, key string, f Fetcher) (Result, error) {
 	c.mu.Lock()
-	e := c.entries[key]
-	if e == nil {
-		e = &entry{}
-		c.entries[key] = e
-	}
+	e := c.entry(key)
 	cl := e.call
 	if cl == nil {
-		cl = &call{done: make(chan struct{}), old: e.tok, hasOld: e.hasTok}
-		e.call = cl
-		go c.fetch(ctx, key, e, cl, f)
+		// An operator's explicit refresh is a probe: it goes through even
+		// while the circuit breaker holds Huawei off.
+		cl = c.startLocked(ctx, key, e, f, false)
 	}
 	c.mu.Unlock()
 
