@@ -29,7 +29,11 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request, req *tokenReque
 		zap.String("application_key", req.applicationKey),
 		zap.String("hms_application_id", req.hmsAppID),
 		zap.Stringer("cache", res.Source))
-	return oauthresp.WriteToken(w, res.Token.AccessToken, oauthresp.ExpiresIn(res.Token.ExpiresAt, h.now()))
+	body, err := req.app.answers.Body(res.Token.AccessToken, oauthresp.ExpiresIn(res.Token.ExpiresAt, h.now()))
+	if err != nil {
+		return err
+	}
+	return oauthresp.WriteTokenBody(w, body)
 }
 
 // upstreamError maps a failed Huawei fetch to its OAuth answer: Huawei

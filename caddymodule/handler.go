@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hmsgate/caddy-sinch-hms/hmsupstream"
+	"github.com/hmsgate/caddy-sinch-hms/oauthresp"
 	"github.com/hmsgate/caddy-sinch-hms/sinchauth"
 	"github.com/hmsgate/caddy-sinch-hms/tokencache"
 )
@@ -124,6 +125,7 @@ type hmsApp struct {
 	id      string
 	cache   *tokencache.Cache
 	fetcher tokencache.Fetcher
+	answers oauthresp.TokenBodyCache // the encoded answer, reused while token and expires_in stay the same
 }
 
 // CaddyModule returns the Caddy module information.
