@@ -155,6 +155,49 @@ func BenchmarkStaticResponse(b *testing.B) {
 	}
 }
 
+// BenchmarkServeHTTPVsRespond interleaves the two above, one request of
+// each per iteration, and reports the ratio of their times: both see the
+// same load on a shared machine, so the ratio holds where separate runs'
+// ns/op do not.
+func BenchmarkServeHTTPVsRespond(b *testing.B) {
+	emu := newHuaweiB(b)
+	h := provisionBench(b, emu)
+	bodies := mintBatch(b, testHMSAppID)
+	answer := serve(b, h, benchRequest(bodies[0])).Body.String()
+	warmCalls := emu.Calls()
+	sr := caddyhttp.StaticResponse{StatusCode: caddyhttp.WeakString(strconv.Itoa(http.StatusOK)), Body: answer}
+	var tokReqs, respReqs []*http.Request
+	refill := func() {
+		tokReqs, respReqs = tokReqs[:0], respReqs[:0]
+		for _, body := range mintBatch(b, testHMSAppID) {
+			tokReqs = append(tokReqs, benchRequest(body))
+			respReqs = append(respReqs, benchRequest(body))
+		}
+	}
+	refill()
+	var token, respond time.Duration
+	i := 0
+	for b.Loop() {
+		if i == len(tokReqs) {
+			b.StopTimer()
+			refill()
+			i = 0
+			b.StartTimer()
+		}
+		t0 := time.Now()
+		serve(b, h, tokReqs[i])
+		t1 := time.Now()
+		serve(b, sr, respReqs[i])
+		token, respond = token+t1.Sub(t0), respond+time.Since(t1)
+		i++
+	}
+	b.StopTimer()
+	if calls := emu.Calls() - warmCalls; calls != 0 {
+		b.Fatalf("the warm path called Huawei %d times, want 0", calls)
+	}
+	b.ReportMetric(float64(token)/float64(respond), "token/respond")
+}
+
 // BenchmarkTokenAnswer is the success answer alone: what is left per
 // request once the token is in the cache. The encoding is cached per
 // (token, expires_in), so a warm request encodes nothing.
