@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -107,6 +108,8 @@ func (m *measurement) report(requestBytes, answerBytes int) {
 	thr, p99 := tok.rps/resp.rps, float64(tok.p99)/float64(resp.p99)
 	fmt.Printf("\nsinch_hms / respond: throughput %.2f (target >= %.2f: %s), p99 %.2fx (target <= %.1fx: %s)\n",
 		thr, targetThroughput, verdict(thr >= targetThroughput), p99, targetP99, verdict(p99 <= targetP99))
+	fmt.Printf("throughput ratio of each round pair (the two routes back to back): %s; median %.2f\n",
+		pairRatios(tok, resp), medianOf(ratiosOf(tok, resp)))
 	fmt.Printf("cold start: %d concurrent requests on an empty cache all answered in %s with %d Huawei call (Huawei latency %s)\n",
 		m.o.cold, ms(m.coldTime), m.coldCalls, m.o.huaweiLatency)
 	fmt.Printf("same burst on the warm cache: %s\n", ms(m.warmBurst))
@@ -146,4 +149,37 @@ func loadAverage() string {
 		return "unknown"
 	}
 	return strings.Join(f[:3], " ")
+}
+
+// ratiosOf returns sinch_hms req/s / respond req/s of each round pair.
+func ratiosOf(tok, resp summary) []float64 {
+	n := min(len(tok.perRounds), len(resp.perRounds))
+	r := make([]float64, n)
+	for i := range n {
+		r[i] = tok.perRounds[i] / resp.perRounds[i]
+	}
+	return r
+}
+
+func pairRatios(tok, resp summary) string {
+	var b strings.Builder
+	for i, r := range ratiosOf(tok, resp) {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "%.2f", r)
+	}
+	return b.String()
+}
+
+func medianOf(vs []float64) float64 {
+	if len(vs) == 0 {
+		return 0
+	}
+	s := slices.Clone(vs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
