@@ -61,6 +61,7 @@ type options struct {
 	cold          int
 	huaweiLatency time.Duration
 	timeout       time.Duration
+	cpuprofile    string
 }
 
 func parseFlags() options {
@@ -75,6 +76,7 @@ func parseFlags() options {
 	flag.IntVar(&o.cold, "cold", 1000, "concurrent requests of the cold-start burst")
 	flag.DurationVar(&o.huaweiLatency, "huawei-latency", 100*time.Millisecond, "latency of the emulated Huawei token endpoint")
 	flag.DurationVar(&o.timeout, "timeout", 5*time.Minute, "give up after this long")
+	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "after the rounds, write a CPU profile of Caddy during one more token-endpoint round to this file")
 	flag.Parse()
 	return o
 }
@@ -142,6 +144,11 @@ func run(ctx context.Context, o options) error {
 		return fmt.Errorf("%w\ncaddy log:\n%s", err, caddy.log())
 	}
 	m.report(len(bodies[0]), len(answerBody))
+	if o.cpuprofile != "" {
+		if err := m.profileToken(ctx, o.adminPort, sinchSecret, o.cpuprofile, len(answerBody)); err != nil {
+			return err
+		}
+	}
 	if calls := emu.Calls(); calls != 1 {
 		return fmt.Errorf("Huawei was called %d times in all, want exactly 1 (the cold start)", calls)
 	}
