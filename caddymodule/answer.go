@@ -26,7 +26,11 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request, req *tokenReque
 		return h.refuse(w, r, upstreamError(err, req))
 	}
 	h.accepted(r, outcomeIssued, &res.Source)
-	return oauthresp.WriteToken(w, res.Token.AccessToken, oauthresp.ExpiresIn(res.Token.ExpiresAt, h.now()))
+	body, err := req.app.answers.Body(res.Token.AccessToken, oauthresp.ExpiresIn(res.Token.ExpiresAt, h.now()))
+	if err != nil {
+		return err
+	}
+	return oauthresp.WriteTokenBody(w, body)
 }
 
 // upstreamError maps a failed Huawei fetch to its OAuth answer: Huawei

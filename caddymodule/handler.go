@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hmsgate/caddy-sinch-hms/bearerauth"
+	"github.com/hmsgate/caddy-sinch-hms/oauthresp"
 	"github.com/hmsgate/caddy-sinch-hms/sinchauth"
 	"github.com/hmsgate/caddy-sinch-hms/tokencache"
 )
@@ -153,7 +154,8 @@ type hmsApp struct {
 	id      string
 	cache   *tokencache.Cache
 	fetcher tokencache.Fetcher
-	status  *upstreamStatus // Huawei outcomes, for the admin API
+	status  *upstreamStatus          // Huawei outcomes, for the admin API
+	answers oauthresp.TokenBodyCache // the encoded answer, reused while token and expires_in stay the same
 }
 
 // CaddyModule returns the Caddy module information.

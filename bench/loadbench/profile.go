@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"time"
+)
+
+// profileSeconds is how long -cpuprofile samples Caddy.
+const profileSeconds = 5
+
+// profileToken runs one more token-endpoint round, sized to last about
+// profileSeconds at the measured rate, while Caddy's admin API samples its
+// CPU (Go's pprof endpoint), and writes the profile to path: where the
+// token endpoint's time goes under load, for `go tool pprof <caddy> <path>`.
+func (m *measurement) profileToken(ctx context.Context, adminPort int, secret, path string, answerBytes int) error {
+	rps := summarize("sinch_hms", m.rounds).rps
+	n := int(rps*profileSeconds*1.2) + 1
+	fmt.Printf("profiling Caddy over %d more token requests ...\n", n)
+	bodies, err := mintBodies(secret, m.tokenURL, n)
+	if err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	go func() { done <- fetchProfile(ctx, adminPort, path) }()
+	client := newClient(m.o.workers)
+	defer client.CloseIdleConnections()
+	if _, err := runRound(ctx, client, "sinch_hms", m.tokenURL, bodies, m.o.workers, answerBytes); err != nil {
+		return err
+	}
+	if err := <-done; err != nil {
+		return err
+	}
+	fmt.Printf("CPU profile of Caddy written to %s\n", path)
+	return nil
+}
+
+// fetchProfile saves /debug/pprof/profile of the admin API to path.
+func fetchProfile(ctx context.Context, adminPort int, path string) error {
+	url := fmt.Sprintf("http://localhost:%d/debug/pprof/profile?seconds=%d", adminPort, profileSeconds)
+	ctx, cancel := context.WithTimeout(ctx, (profileSeconds+10)*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("cpu profile: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("cpu profile: admin API answered %s", resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return fmt.Errorf("cpu profile: %w", err)
+	}
+	return f.Close()
+}
