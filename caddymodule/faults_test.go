@@ -136,11 +136,12 @@ func TestHuaweiFaults(t *testing.T) {
 }
 
 // TestTinyExpiresIn: a token Huawei issues with a tiny lifetime is handed
-// out with its true expires_in, and is not refetched on every request.
+// out with its true expires_in and, having less than refresh_before left,
+// refreshed on each request, one Huawei call per request.
 func TestTinyExpiresIn(t *testing.T) {
 	clk := useTestClock(t)
 	emu := newHuawei(t)
-	emu.SetExpiresIn(2)
+	emu.SetExpiresIn(2) // far less than refresh_before (5m): stale as soon as fetched
 	tester := startCaddy(t, hmsSite(emu.URL, ""))
 	post := func() answer {
 		return postForm(t, tester.Client, testTokenURL, assertionForm(mint(t, clk.issued)).Encode())
@@ -150,20 +151,20 @@ func TestTinyExpiresIn(t *testing.T) {
 	if ei := first.expiresIn(t); ei != 2 {
 		t.Errorf("expires_in = %d, want Huawei's 2", ei)
 	}
-	for range 5 {
-		if got := post().wantToken(t); got != tok {
-			t.Fatalf("refetched a 2s token before half its life had passed")
+	// The contract: a token is served while it has more than refresh_before
+	// left, then refreshed. So each request refreshes it: one Huawei call
+	// per request, never more, and every answer is a token Huawei issued.
+	for i := range 3 {
+		a := post()
+		if got := a.wantToken(t); got == tok {
+			t.Fatalf("request %d got the old 2s token; want a refreshed one", i)
+		}
+		if ei := a.expiresIn(t); ei != 2 {
+			t.Errorf("expires_in = %d, want 2", ei)
 		}
 	}
-	if n := emu.Calls(); n != 1 {
-		t.Errorf("Huawei calls = %d, want 1", n)
-	}
-	clk.Advance(time.Second) // half its life: refreshed
-	if got := post().wantToken(t); got == tok {
-		t.Errorf("token not refreshed at half its life")
-	}
-	if n := emu.Calls(); n != 2 {
-		t.Errorf("Huawei calls = %d, want 2", n)
+	if n := emu.Calls(); n != 4 {
+		t.Errorf("Huawei calls = %d, want 4 (one per request)", n)
 	}
 }
 
@@ -178,31 +179,29 @@ func TestBreakerPausesHuawei(t *testing.T) {
 	post := func() answer {
 		return postForm(t, tester.Client, testTokenURL, assertionForm(mint(t, clk.issued)).Encode())
 	}
-	post().wantError(t, http.StatusServiceUnavailable, "temporarily_unavailable")
-	post().wantError(t, http.StatusServiceUnavailable, "temporarily_unavailable")
-	if n := emu.Calls(); n != 6 {
-		t.Fatalf("Huawei calls = %d, want 2 fetches x 3 attempts", n)
+	for range huaweiBreakerThreshold {
+		post().wantError(t, http.StatusServiceUnavailable, "temporarily_unavailable")
+	}
+	if n := emu.Calls(); n != 3*huaweiBreakerThreshold {
+		t.Fatalf("Huawei calls = %d, want %d fetches x 3 attempts", n, huaweiBreakerThreshold)
 	}
 	for range 20 {
 		a := post()
 		a.wantError(t, http.StatusServiceUnavailable, "temporarily_unavailable")
-		if ra, _ := strconv.Atoi(a.Header.Get("Retry-After")); ra < 10 || ra > 30 {
-			t.Fatalf("Retry-After = %q, want the pause left (30s) but at least 10", a.Header.Get("Retry-After"))
+		if ra, _ := strconv.Atoi(a.Header.Get("Retry-After")); ra < 1 || ra > 10 {
+			t.Fatalf("Retry-After = %q, want the pause left (at most 10s)", a.Header.Get("Retry-After"))
 		}
 	}
-	clk.Advance(20 * time.Second)
-	a := post()
-	if ra := a.Header.Get("Retry-After"); ra != "10" {
-		t.Errorf("Retry-After = %q, want 10", ra)
+	clk.Advance(huaweiPause / 2)
+	post().wantError(t, http.StatusServiceUnavailable, "temporarily_unavailable")
+	if n := emu.Calls(); n != 3*huaweiBreakerThreshold {
+		t.Fatalf("Huawei calls = %d while paused, want still %d", n, 3*huaweiBreakerThreshold)
 	}
-	if n := emu.Calls(); n != 6 {
-		t.Fatalf("Huawei calls = %d while paused, want still 6", n)
-	}
-	clk.Advance(10 * time.Second)
+	clk.Advance(huaweiPause / 2)
 	emu.SetFault(huaweitest.Fault{})
 	post().wantToken(t)
-	if n := emu.Calls(); n != 7 {
-		t.Errorf("Huawei calls = %d, want 7 (one probe after the pause)", n)
+	if n := emu.Calls(); n != 3*huaweiBreakerThreshold+1 {
+		t.Errorf("Huawei calls = %d, want %d (one probe after the pause)", n, 3*huaweiBreakerThreshold+1)
 	}
 }
 
@@ -218,7 +217,7 @@ func TestRejectionPausesHuawei(t *testing.T) {
 		a := postForm(t, tester.Client, testTokenURL, assertionForm(mint(t, clk.issued)).Encode())
 		a.wantError(t, http.StatusBadGateway, "server_error")
 	}
-	if n := emu.Calls(); n != 2 {
-		t.Errorf("Huawei calls = %d for 5 requests, want 2 (no retries, then paused)", n)
+	if n := emu.Calls(); n != huaweiBreakerThreshold {
+		t.Errorf("Huawei calls = %d for 5 requests, want %d (no retries, then paused)", n, huaweiBreakerThreshold)
 	}
 }

@@ -25,6 +25,7 @@ func loadPooledCache(key string, refreshBefore time.Duration, now func() time.Ti
 			StaleWait:        huaweiStaleWait,
 			BreakerThreshold: huaweiBreakerThreshold,
 			BreakerCooldown:  huaweiPause,
+			BreakerMaxPause:  huaweiMaxRetryPause,
 		})}, nil
 	})
 	if err != nil {

@@ -298,8 +298,8 @@ func TestFCMGoogleKeyUnknown(t *testing.T) {
 }
 
 // TestFCMGoogleDownServesCachedToken: Google's tokens here live 200s and
-// refresh_before is 5m, so a token is fresh for half its life (100s), then
-// refreshed; the test clock moves past that. While Google is down, the
+// refresh_before is 5m, so every request tries a refresh; the test clock
+// moves on so the served token's expires_in shows its remaining life. While Google is down, the
 // cached token (still valid) is served; a project with nothing cached gets
 // 503 with Retry-After.
 func TestFCMGoogleDownServesCachedToken(t *testing.T) {

@@ -23,8 +23,11 @@ const (
 	// After this many failed fetches in a row (each up to three attempts),
 	// Huawei is left alone for huaweiPause and requests are answered from
 	// memory: the still-valid token, or 503 with the time left.
-	huaweiBreakerThreshold = 2
-	huaweiPause            = 30 * time.Second
+	// Short on purpose: Sinch itself gets Huawei's full Retry-After; the
+	// pause only keeps a crowd of callers from hammering a failing Huawei.
+	huaweiBreakerThreshold = 3
+	huaweiPause            = 10 * time.Second
+	huaweiMaxRetryPause    = 10 * time.Second
 )
 
 // pooledTokenCache is one HMS application's token cache in statePool,
@@ -83,6 +86,7 @@ func newPooledTokenCache(cred hmsupstream.Credentials, tokenURL string, refreshB
 		StaleWait:        huaweiStaleWait,
 		BreakerThreshold: huaweiBreakerThreshold,
 		BreakerCooldown:  huaweiPause,
+		BreakerMaxPause:  huaweiMaxRetryPause,
 		OnFetch:          p.logFetch,
 	})
 	ctx, cancel := context.WithCancel(context.Background())

@@ -24,16 +24,20 @@ var ErrBreakerOpen = errors.New("tokencache: upstream calls paused after failure
 type breakerConfig struct {
 	threshold int // <= 0: never open on a count
 	cooldown  time.Duration
+	maxPause  time.Duration // cap on a Retry-After pause
 }
 
-func newBreakerConfig(threshold int, cooldown time.Duration) breakerConfig {
+func newBreakerConfig(threshold int, cooldown, maxRetryPause time.Duration) breakerConfig {
 	if threshold == 0 {
 		threshold = DefaultBreakerThreshold
 	}
 	if cooldown <= 0 {
 		cooldown = DefaultBreakerCooldown
 	}
-	return breakerConfig{threshold: threshold, cooldown: cooldown}
+	if maxRetryPause <= 0 {
+		maxRetryPause = maxPause
+	}
+	return breakerConfig{threshold: threshold, cooldown: cooldown, maxPause: maxRetryPause}
 }
 
 // breakerState is one key's breaker. Guarded by Cache.mu.
@@ -75,7 +79,7 @@ func (b *breakerState) record(cfg breakerConfig, err error, now, liveUntil time.
 		}
 	}
 	if ra := RetryAfterOf(err); ra > 0 {
-		if t := now.Add(min(ra, maxPause)); t.After(until) {
+		if t := now.Add(min(ra, cfg.maxPause)); t.After(until) {
 			until = t
 		}
 	}

@@ -3,9 +3,9 @@
 // any particular upstream.
 //
 // Promises:
-//   - a cached token is served while it has more than RefreshBefore left, and
-//     at least until half its lifetime has passed (a token issued with less
-//     life than RefreshBefore is not refetched on every call);
+//   - a cached token is served while it has more than RefreshBefore left,
+//     then refreshed (a token issued with less life than that is refreshed
+//     on every demand; the background refresher renews it at half its life);
 //   - at most one upstream fetch runs per key at a time, however many callers
 //     wait for it (single-flight);
 //   - the fetch runs detached from the caller that started it, bounded by
@@ -53,9 +53,8 @@ func (f FetcherFunc) Fetch(ctx context.Context) (Token, error) { return f(ctx) }
 
 // Config configures a Cache.
 type Config struct {
-	// RefreshBefore: a token is served while it has more than this left
-	// (and in any case until half its lifetime has passed); then it is
-	// refreshed. Negative counts as zero.
+	// RefreshBefore: a token is served while it has more than this left;
+	// then it is refreshed. Negative counts as zero.
 	RefreshBefore time.Duration
 	// Now is the clock; nil = time.Now.
 	Now func() time.Time
@@ -74,6 +73,10 @@ type Config struct {
 	// BreakerCooldown: how long the breaker stays open. Zero =
 	// DefaultBreakerCooldown.
 	BreakerCooldown time.Duration
+	// BreakerMaxPause caps how long an upstream's Retry-After keeps the
+	// breaker open (the caller still passes the full Retry-After on).
+	// Zero = 10 minutes.
+	BreakerMaxPause time.Duration
 	// RefreshAhead: KeepFresh refreshes a token this long before it would
 	// turn stale (at most a quarter of its fresh life). Zero =
 	// DefaultRefreshAhead.
@@ -179,7 +182,7 @@ func New(cfg Config) *Cache {
 		c.fetchTimeout = DefaultFetchTimeout
 	}
 	c.staleWait = max(cfg.StaleWait, 0)
-	c.breaker = newBreakerConfig(cfg.BreakerThreshold, cfg.BreakerCooldown)
+	c.breaker = newBreakerConfig(cfg.BreakerThreshold, cfg.BreakerCooldown, cfg.BreakerMaxPause)
 	c.refreshAhead = cfg.RefreshAhead
 	if c.refreshAhead <= 0 {
 		c.refreshAhead = DefaultRefreshAhead
@@ -193,18 +196,12 @@ func New(cfg Config) *Cache {
 }
 
 // staleAt is when t stops being served without a refresh: RefreshBefore
-// before it expires, but not before half of its lifetime has passed. The
-// second bound matters for a token issued with less life than
-// RefreshBefore: without it every call would refetch it, hammering an
-// upstream that only hands out short tokens.
+// before it expires, as the contract says. A token issued with less life
+// than RefreshBefore is therefore refreshed on every demand (one fetch at
+// a time, and the circuit breaker bounds a failing upstream); only the
+// background refresher paces itself for such tokens (see refreshAt).
 func (c *Cache) staleAt(t Token) time.Time {
-	at := t.ExpiresAt.Add(-c.refreshBefore)
-	if !t.FetchedAt.IsZero() {
-		if half := t.FetchedAt.Add(t.ExpiresAt.Sub(t.FetchedAt) / 2); half.After(at) {
-			at = half
-		}
-	}
-	return at
+	return t.ExpiresAt.Add(-c.refreshBefore)
 }
 
 // fresh reports whether t may be served without a refresh.

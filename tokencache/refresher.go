@@ -60,10 +60,16 @@ func (c *Cache) KeepFresh(ctx context.Context, key string, f Fetcher) {
 // stale, but no earlier than three quarters of the way to that point.
 func (c *Cache) refreshAt(t Token) time.Time {
 	stale := c.staleAt(t)
-	ahead := c.refreshAhead
-	if !t.FetchedAt.IsZero() {
-		ahead = min(ahead, stale.Sub(t.FetchedAt)/4)
+	if t.FetchedAt.IsZero() {
+		return stale.Add(-c.refreshAhead)
 	}
+	// A token with less life than RefreshBefore is stale as soon as it is
+	// fetched; in the background it is renewed at half its life, so the
+	// refresher never loops on an upstream that hands out short tokens.
+	if half := t.FetchedAt.Add(t.ExpiresAt.Sub(t.FetchedAt) / 2); !stale.After(half) {
+		return half
+	}
+	ahead := min(c.refreshAhead, stale.Sub(t.FetchedAt)/4)
 	return stale.Add(-max(ahead, 0))
 }
 

@@ -10,24 +10,45 @@ import (
 
 var errDown = &UpstreamError{Kind: KindUnavailable, StatusCode: 500, Code: "x"}
 
-func TestShortLivedTokenNotRefetchedOnEveryCall(t *testing.T) {
+// TestShortLivedTokenRefreshedOnDemand: a token with less life than
+// RefreshBefore is stale at once, so (as the contract says) each demand
+// refreshes it, one fetch at a time.
+func TestShortLivedTokenRefreshedOnDemand(t *testing.T) {
 	clk := newClock()
 	c := New(Config{RefreshBefore: 5 * time.Minute, Now: clk.Now})
 	f := &countingFetcher{clk: clk, life: 4 * time.Minute} // less life than RefreshBefore
-	mustGet(t, c, "k", f)
-	for range 10 {
-		if res := mustGet(t, c, "k", f); res.Source != SourceCache {
-			t.Fatalf("source = %v, want hit", res.Source)
+	for i := range 3 {
+		if res := mustGet(t, c, "k", f); res.Source != SourceFetched {
+			t.Fatalf("call %d: source = %v, want fetched", i, res.Source)
 		}
 	}
-	clk.Advance(2*time.Minute - time.Nanosecond)
-	mustGet(t, c, "k", f)
-	if n := f.n.Load(); n != 1 {
-		t.Fatalf("fetches before half the lifetime = %d, want 1", n)
+	if n := f.n.Load(); n != 3 {
+		t.Fatalf("fetches = %d, want 3", n)
 	}
-	clk.Advance(time.Nanosecond) // half of the lifetime: refresh
-	if res := mustGet(t, c, "k", f); res.Source != SourceFetched || res.Token.AccessToken != "tok-2" {
-		t.Fatalf("at half life: %+v, want a refresh", res)
+}
+
+// TestKeepFreshPacesShortLivedTokens: in the background, a token with less
+// life than RefreshBefore is renewed at half its life, not in a loop.
+func TestKeepFreshPacesShortLivedTokens(t *testing.T) {
+	clk := newClock()
+	ft := newFakeTimer()
+	c := New(Config{RefreshBefore: 5 * time.Minute, RefreshAhead: 30 * time.Second, Now: clk.Now, After: ft.After})
+	f := &countingFetcher{clk: clk, life: 4 * time.Minute}
+	stop := startKeepFresh(t, c, "k", f)
+	defer stop()
+
+	<-ft.req              // idle: no token yet
+	mustGet(t, c, "k", f) // the demand fetch wakes the refresher
+	if d := <-ft.req; d != 2*time.Minute {
+		t.Fatalf("wait = %v, want 2m (half of the 4m token's life)", d)
+	}
+	clk.Advance(2 * time.Minute)
+	ft.fire <- clk.Now()
+	if d := <-ft.req; d != 2*time.Minute {
+		t.Fatalf("wait after the refresh = %v, want 2m for the new token", d)
+	}
+	if n := f.n.Load(); n != 2 {
+		t.Fatalf("fetches = %d, want 2 (one background refresh, no loop)", n)
 	}
 }
 
