@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
@@ -56,6 +57,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 // never appear in the adapted JSON.
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive name
+	file, line := d.File(), d.Line()
 	if d.NextArg() {
 		return d.ArgErr()
 	}
@@ -74,7 +76,23 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return err
 		}
 	}
-	return nil
+	return h.checkBlock(file, line)
+}
+
+// checkBlock reports, with the directive's line, a block that could never
+// hand out a token. Validate says the same for JSON configs, which have no
+// lines to name.
+func (h *Handler) checkBlock(file string, line int) error {
+	var problem string
+	switch {
+	case len(h.HMSApplications) == 0:
+		problem = "sinch_hms: no hms_application configured: there would be no token to hand out"
+	case len(h.SinchApplications) == 0 && h.Bearer == nil:
+		problem = "sinch_hms: no sinch_application (Alt B) and no bearer (Alt A) configured: Sinch could not authenticate"
+	default:
+		return nil
+	}
+	return fmt.Errorf("%s, at %s:%d", problem, file, line)
 }
 
 // repeatable are the subdirectives that may be given more than once.

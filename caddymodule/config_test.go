@@ -47,13 +47,15 @@ func TestCaddyfileParse(t *testing.T) {
 
 func TestCaddyfileErrors(t *testing.T) {
 	for name, tc := range map[string]struct{ src, want string }{
-		"unknown subdirective": {"sinch_hms {\n bogus 1\n}", `unrecognized subdirective "bogus"`},
-		"bad base64 secret":    {"sinch_hms {\n sinch_application k not*base64!\n}", "secret #1"},
-		"repeated single":      {"sinch_hms {\n clock_skew 1s\n clock_skew 2s\n}", "more than once"},
-		"bad duration":         {"sinch_hms {\n clock_skew soon\n}", "bad duration"},
-		"hms missing secret":   {"sinch_hms {\n hms_application 1\n}", "exactly an HMS App ID"},
-		"unknown store":        {"sinch_hms {\n replay_store etcd x\n}", "unknown backend"},
-		"argument":             {"sinch_hms extra {\n}", "wrong argument count"},
+		"unknown subdirective":   {"sinch_hms {\n bogus 1\n}", `unrecognized subdirective "bogus"`},
+		"bad base64 secret":      {"sinch_hms {\n sinch_application k not*base64!\n}", "secret #1"},
+		"repeated single":        {"sinch_hms {\n clock_skew 1s\n clock_skew 2s\n}", "more than once"},
+		"bad duration":           {"sinch_hms {\n clock_skew soon\n}", "bad duration"},
+		"hms missing secret":     {"sinch_hms {\n hms_application 1\n}", "exactly an HMS App ID"},
+		"unknown store":          {"sinch_hms {\n replay_store etcd x\n}", "unknown backend"},
+		"argument":               {"sinch_hms extra {\n}", "wrong argument count"},
+		"no hms_application":     {"sinch_hms {\n sinch_application k ax8hTTQJF0OPXL32r1LHMA==\n}", "to hand out, at Testfile:1"},
+		"no way to authenticate": {"sinch_hms {\n hms_application 1 s\n}", "could not authenticate, at Testfile:1"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			var h Handler

@@ -72,7 +72,7 @@ func TestReasonLabelIsBounded(t *testing.T) {
 
 func TestCaddyfileDisableMetrics(t *testing.T) {
 	var h Handler
-	if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser("sinch_hms {\n disable_metrics\n}")); err != nil || !h.DisableMetrics {
+	if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser("sinch_hms {\n sinch_application k " + testSinchSecret + "\n hms_application 1 s\n disable_metrics\n}")); err != nil || !h.DisableMetrics {
 		t.Fatalf("disable_metrics: err %v, DisableMetrics %v", err, h.DisableMetrics)
 	}
 	for _, src := range []string{"sinch_hms {\n disable_metrics yes\n}", "sinch_hms {\n disable_metrics\n disable_metrics\n}"} {
