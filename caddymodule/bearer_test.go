@@ -291,6 +291,12 @@ func TestAltAOnly(t *testing.T) {
 	tester := startCaddy(t, site)
 	altA(t, tester.Client, goodJWT(as), testHMSAppID).wantToken(t)
 	postForm(t, tester.Client, testTokenURL, assertionForm(mint(t)).Encode()).wantError(t, http.StatusUnauthorized, "invalid_client")
+	// No credential at all: 401 invalid_client with the Bearer challenge.
+	none := postForm(t, tester.Client, testTokenURL, "grant_type=client_credentials&hms_application_id="+testHMSAppID)
+	none.wantError(t, http.StatusUnauthorized, "invalid_client")
+	if ch := none.Header.Get("WWW-Authenticate"); ch != "Bearer" {
+		t.Errorf("WWW-Authenticate = %q, want Bearer", ch)
+	}
 }
 
 func TestForwardModeBearer(t *testing.T) {

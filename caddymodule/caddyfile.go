@@ -136,11 +136,25 @@ var subdirectives = map[string]func(h *Handler, d *caddyfile.Dispenser) error{
 		if len(args) != 2 {
 			return d.Errf("hms_application needs exactly an HMS App ID and an App secret")
 		}
+		if args[1] == "" {
+			return d.Errf("hms_application %s: the App secret is empty", args[0])
+		}
+		for _, app := range h.HMSApplications {
+			if app.AppID == args[0] {
+				return d.Errf("hms_application %s configured twice", args[0])
+			}
+		}
 		h.HMSApplications = append(h.HMSApplications, HMSApplication{AppID: args[0], AppSecret: args[1]})
 		return nil
 	},
 	"huawei_token_url": func(h *Handler, d *caddyfile.Dispenser) error {
-		return parseSingle(d, &h.HuaweiTokenURL)
+		if err := parseSingle(d, &h.HuaweiTokenURL); err != nil {
+			return err
+		}
+		if err := checkHTTPURL(h.HuaweiTokenURL); err != nil {
+			return d.Errf("huawei_token_url: %v", err)
+		}
+		return nil
 	},
 	"refresh_before": func(h *Handler, d *caddyfile.Dispenser) error {
 		return parseDuration(d, &h.RefreshBefore)

@@ -54,6 +54,9 @@ func TestCaddyfileErrors(t *testing.T) {
 		"hms missing secret":     {"sinch_hms {\n hms_application 1\n}", "exactly an HMS App ID"},
 		"unknown store":          {"sinch_hms {\n replay_store etcd x\n}", "unknown backend"},
 		"argument":               {"sinch_hms extra {\n}", "wrong argument count"},
+		"empty hms secret":       {"sinch_hms {\n hms_application 1 \"\"\n}", "App secret is empty, at Testfile:2"},
+		"duplicate hms app":      {"sinch_hms {\n hms_application 1 a\n hms_application 1 b\n}", "configured twice, at Testfile:3"},
+		"bad huawei url":         {"sinch_hms {\n huawei_token_url notaurl\n}", "absolute http(s) URL, at Testfile:2"},
 		"no hms_application":     {"sinch_hms {\n sinch_application k ax8hTTQJF0OPXL32r1LHMA==\n}", "to hand out, at Testfile:1"},
 		"no way to authenticate": {"sinch_hms {\n hms_application 1 s\n}", "could not authenticate, at Testfile:1"},
 	} {

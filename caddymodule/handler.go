@@ -215,6 +215,9 @@ func (h *Handler) Validate() error {
 	if time.Duration(h.ClockSkew) < 0 || time.Duration(h.MaxAssertionLifetime) < 0 || time.Duration(h.RefreshBefore) < 0 {
 		return errors.New("sinch_hms: durations must not be negative")
 	}
+	if err := checkHTTPURL(h.HuaweiTokenURL); err != nil {
+		return fmt.Errorf("sinch_hms: huawei_token_url: %w", err)
+	}
 	return h.checkStores()
 }
 

@@ -58,8 +58,14 @@ func (h *Handler) authorize(r *http.Request) (*tokenRequest, *oauthresp.Error) {
 		return nil, withReason(oauthresp.NewError(http.StatusBadRequest, oauthresp.ErrInvalidRequest,
 			"a request carries either a client assertion or a bearer token, not both"), reasonBothCredentials)
 	case !hasAssertion && !hasBearer:
-		return nil, withReason(oauthresp.NewError(http.StatusUnauthorized, oauthresp.ErrInvalidClient,
-			"no client authentication: send a client_assertion (or a bearer token if Alt A is configured)"), reasonNoCredentials)
+		oerr := oauthresp.NewError(http.StatusUnauthorized, oauthresp.ErrInvalidClient,
+			"no client authentication: send a client_assertion (or a bearer token if Alt A is configured)")
+		if h.Bearer != nil {
+			// RFC 6750 §3: a request without credentials to a resource that
+			// takes bearer tokens is answered with the Bearer challenge.
+			oerr.WithHeader("WWW-Authenticate", "Bearer")
+		}
+		return nil, withReason(oerr, reasonNoCredentials)
 	}
 	decisionOf(r).setFlow(hasBearer)
 	if oerr := checkScope(form); oerr != nil {

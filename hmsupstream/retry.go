@@ -2,7 +2,9 @@ package hmsupstream
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
+	"net/http"
 	"time"
 
 	"github.com/hmsgate/caddy-sinch-hms/tokencache"
@@ -95,7 +97,7 @@ func (c *Client) FetchTokenRetrying(ctx context.Context, cred Credentials) (toke
 // next decides whether to retry after attempt failed with err, with left
 // until the deadline, and how long to pause first.
 func (p RetryPolicy) next(attempt int, err error, left time.Duration) (time.Duration, bool) {
-	if attempt >= p.MaxAttempts || tokencache.KindOf(err) == tokencache.KindRejected {
+	if attempt >= p.MaxAttempts || tokencache.KindOf(err) == tokencache.KindRejected || throttled(err) {
 		return 0, false
 	}
 	wait := p.backoff(attempt)
@@ -121,4 +123,16 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// throttled reports whether Huawei answered 503 or 429 without saying when
+// to come back: it is shedding load (its limit is 1,000 tokens per 5 minutes
+// per app), so asking again within the same second only makes that worse.
+// With a Retry-After that fits in the deadline, the retry waits that long.
+func throttled(err error) bool {
+	var ue *tokencache.UpstreamError
+	if !errors.As(err, &ue) || ue.RetryAfter > 0 {
+		return false
+	}
+	return ue.StatusCode == http.StatusServiceUnavailable || ue.StatusCode == http.StatusTooManyRequests
 }

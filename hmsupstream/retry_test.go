@@ -67,6 +67,8 @@ func TestRetryFaults(t *testing.T) {
 		{"malformed JSON", huaweitest.Fault{Kind: huaweitest.FaultMalformed}, 3, tokencache.KindUnavailable},
 		{"connection reset", huaweitest.Fault{Kind: huaweitest.FaultReset}, 3, tokencache.KindUnavailable},
 		{"Retry-After beyond the deadline", huaweitest.Fault{Kind: huaweitest.FaultThrottle, RetryAfter: 30 * time.Second}, 1, tokencache.KindUnavailable},
+		{"503 without Retry-After (throttling)", huaweitest.Fault{Kind: huaweitest.FaultStatus, Status: 503, Body: "busy"}, 1, tokencache.KindUnavailable},
+		{"429 without Retry-After", huaweitest.Fault{Kind: huaweitest.FaultStatus, Status: 429, Body: "slow down"}, 1, tokencache.KindUnavailable},
 		{"credential rejection", huaweitest.Fault{Kind: huaweitest.FaultStatus, Status: 400,
 			Body: `{"error":1101,"sub_error":20173,"error_description":"invalid client_secret"}`}, 1, tokencache.KindRejected},
 	} {
