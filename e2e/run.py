@@ -49,7 +49,7 @@ OAUTH_CLIENT_SECRET = "oauth-client-secret-long-enough-1234"
 STATE = {"calls": {}, "mode": {}, "ttl": {}, "bodies": [], "google_calls": 0, "google_mode": "ok", "fwd": []}
 LOCK = threading.Lock()
 VALID = {"111": HMS_SECRET, "222": HMS_SECRET_FILE}
-for a in ["333", "444", "555", "666", "777", "888", "999", "1010", "1111"]:
+for a in ["333", "444", "555", "666", "777", "888", "999", "1010", "1111", "1212", "1313"]:
     VALID[a] = HMS_SECRET
 
 
@@ -86,6 +86,8 @@ class Stub(BaseHTTPRequestHandler):
                 return
             if mode == "delay":
                 time.sleep(1.0)
+            if mode == "429":
+                return self.send(429, {"error": "too many"})
             if mode == "500":
                 return self.send(500, {"error": "internal"})
             if mode == "503":
@@ -111,9 +113,23 @@ class Stub(BaseHTTPRequestHandler):
                 return self.send(500, {"error": "backend"})
             if gm == "reject":
                 return self.send(400, {"error": "invalid_grant", "error_description": "bad sig"})
+            with LOCK:
+                STATE.setdefault("google_bodies", []).append(f)
             if f.get("grant_type", [""])[0] != "urn:ietf:params:oauth:grant-type:jwt-bearer" or "assertion" not in f:
                 return self.send(400, {"error": "invalid_request"})
             return self.send(200, {"access_token": "ya29.E2E-google-token", "expires_in": 3599, "token_type": "Bearer"})
+        if self.path.startswith("/introspect"):
+            f = urllib.parse.parse_qs(body)
+            tok = f.get("token", [""])[0]
+            with LOCK:
+                STATE.setdefault("intro", []).append((self.headers.get("Authorization"), tok))
+            if tok == "opaque-good":
+                return self.send(200, {"active": True, "scope": PUSH_SCOPE, "client_id": "sinch", "exp": int(time.time()) + 600})
+            if tok == "opaque-noscope":
+                return self.send(200, {"active": True, "scope": "other", "exp": int(time.time()) + 600})
+            if tok == "opaque-down":
+                return self.send(500, {})
+            return self.send(200, {"active": False})
         if self.path.startswith("/backend"):
             with LOCK:
                 STATE["fwd"].append({"headers": dict(self.headers), "body": body})
@@ -265,6 +281,61 @@ http://127.0.0.1:{HTTP} {{
 			audience {BASE}/token
 		}}
 	}}
+	route /unreach {{
+		sinch_hms {{
+			sinch_application {APP_KEY} {{env.E2E_SINCH_SECRET}}
+			hms_application 111 {{env.E2E_HMS_SECRET}}
+			huawei_token_url http://127.0.0.1:9349/nothing
+			audience {BASE}/token
+		}}
+	}}
+	route /short2 {{
+		sinch_hms {{
+			sinch_application {APP_KEY} {{env.E2E_SINCH_SECRET}}
+			hms_application 1212 {{env.E2E_HMS_SECRET}}
+			huawei_token_url http://127.0.0.1:{STUB}/huawei/token
+			refresh_before 5m
+			audience {BASE}/token
+		}}
+	}}
+	route /short3 {{
+		sinch_hms {{
+			sinch_application {APP_KEY} {{env.E2E_SINCH_SECRET}}
+			hms_application 1313 {{env.E2E_HMS_SECRET}}
+			huawei_token_url http://127.0.0.1:{STUB}/huawei/token
+			refresh_before 5m
+			audience {BASE}/token
+		}}
+	}}
+	route /intro {{
+		sinch_hms {{
+			bearer {{
+				introspection_url http://127.0.0.1:{STUB}/introspect
+				introspection_client caddy {{env.E2E_INTRO_SECRET}}
+				scope {PUSH_SCOPE}
+			}}
+			hms_application 111 {{env.E2E_HMS_SECRET}}
+			huawei_token_url http://127.0.0.1:{STUB}/huawei/token
+		}}
+	}}
+	route /strict {{
+		sinch_hms {{
+			sinch_application {APP_KEY} {{env.E2E_SINCH_SECRET}}
+			hms_application 111 {{env.E2E_HMS_SECRET}}
+			huawei_token_url http://127.0.0.1:{STUB}/huawei/token
+			audience {BASE}/token
+			clock_skew 5s
+			max_assertion_lifetime 10m
+		}}
+	}}
+	route /oauth2/token2 {{
+		sinch_oauth_server {{
+			client sp {{env.E2E_OAUTH_SPECIAL}}
+			signing_key {WORK}/ed.pem
+			issuer https://as.e2e
+			scope {PUSH_SCOPE}
+		}}
+	}}
 	route /aud {{
 		sinch_hms {{
 			sinch_application {APP_KEY} {{env.E2E_SINCH_SECRET}}
@@ -354,7 +425,7 @@ http://127.0.0.1:{HTTP} {{
 """
 
 
-ENV = dict(os.environ, E2E_SINCH_SECRET=SINCH_SECRET, E2E_HMS_SECRET=HMS_SECRET, E2E_OAUTH_SECRET=OAUTH_CLIENT_SECRET)
+ENV = dict(os.environ, E2E_SINCH_SECRET=SINCH_SECRET, E2E_HMS_SECRET=HMS_SECRET, E2E_OAUTH_SECRET=OAUTH_CLIENT_SECRET, E2E_INTRO_SECRET="intro-secret-123", E2E_OAUTH_SPECIAL="a+b:c/d e%f&g=h-long-enough")
 
 
 def run(args, env=ENV, timeout=60):
@@ -404,9 +475,18 @@ def main():
     # ----- logs
     logtext = open(f"{WORK}/caddy.stderr").read()
     leaks = [s for s in [SINCH_SECRET, SINCH_SECRET_OLD, SINCH_SECRET2, HMS_SECRET, HMS_SECRET_FILE, HUAWEI_TOKEN_PREFIX, OAUTH_CLIENT_SECRET,
-                         "ya29.E2E-google-token"] + SEEN_JWTS[:50] if s and s in logtext]
+                         "ya29.E2E-google-token", "opaque-good", "intro-secret-123"] + SEEN_JWTS if s and len(s) > 8 and s in logtext]
     leaks += [j.split(".")[2] for j in SEEN_JWTS if j.count(".") == 2 and len(j.split(".")[2]) > 10 and j.split(".")[2] in logtext][:3]
     check("logs hold no secret/token/assertion", not leaks, f"leaked: {[l[:40] for l in leaks]}")
+    nonces = []
+    for j in SEEN_JWTS:
+        try:
+            n = json.loads(base64.urlsafe_b64decode(j.split(".")[1] + "==")).get("nonce")
+            if isinstance(n, str) and len(n) > 8:
+                nonces.append(n)
+        except Exception:
+            pass
+    check("logs hold no nonce (README promise)", not [n for n in nonces if n in logtext], "nonce in logs")
     check("logs have rejection lines", "token request rejected" in logtext or "rejected" in logtext)
     validate_failures()
     print(f"\nelapsed {time.time() - t0:.1f}s; {len(PASSES)} passed, {len(FAILS)} failed")
@@ -772,6 +852,96 @@ def tests(proc):
     st, h, j, raw = req("POST", "/alta", form(grant_type="client_credentials", hms_application_id="111"), {"Authorization": "bearer " + (at_hms or "")})
     print(f"INFO alt A lowercase 'bearer' scheme -> {st} {j and j.get('error')}")
 
+
+    # ---- round 2
+    t = time.time()
+    r = expect_err("huawei unreachable -> 503", req("POST", "/unreach", abody(A(mint()))), 503, "temporarily_unavailable")
+    check("unreachable 503 has Retry-After", "retry-after" in r[1], str(r[1]))
+    print(f"INFO unreachable answered in {time.time()-t:.1f}s retry-after={r[1].get('retry-after')}")
+    # stale + concurrency: token 200s (< refresh_before) => stale; 20 concurrent requests with slow Huawei
+    STATE["ttl"]["1212"] = 200
+    expect_ok("short2 first fetch", req("POST", "/short2", abody(A(mint(sub="1212")))))
+    time.sleep(1.1)
+    c0 = STATE["calls"].get("1212", 0)
+    STATE["mode"]["1212"] = "delay"
+    res = [None] * 20
+    def w2(i):
+        res[i] = req("POST", "/short2", abody(A(mint(sub="1212"))))
+    ts = [threading.Thread(target=w2, args=(i,)) for i in range(20)]
+    [x.start() for x in ts]; [x.join() for x in ts]
+    check("concurrent stale: all 200", all(r and r[0] == 200 for r in res), str([r[0] for r in res]))
+    check("concurrent stale: exactly one Huawei call", STATE["calls"].get("1212", 0) - c0 == 1, f"{STATE['calls'].get('1212', 0) - c0} calls")
+    # stale while Huawei hangs: latency of a request
+    STATE["ttl"]["1313"] = 200
+    expect_ok("short3 first fetch", req("POST", "/short3", abody(A(mint(sub="1313")))))
+    time.sleep(1.1)
+    STATE["mode"]["1313"] = "hang"
+    t = time.time()
+    r = req("POST", "/short3", abody(A(mint(sub="1313"))), timeout=60)
+    expect_ok("stale served while Huawei hangs on refresh", r)
+    print(f"INFO stale-while-hang answered in {time.time()-t:.2f}s")
+    # X-Forwarded-* must not let a client choose the default audience
+    r = req("POST", P, abody(A(mint(aud="https://victim.example/token"))), {"X-Forwarded-Host": "victim.example", "X-Forwarded-Proto": "https", "Host": f"127.0.0.1:{HTTP}"})
+    check("default audience ignores untrusted X-Forwarded-Host/Proto", r[0] in (400, 401), f"{r[0]} {r[2]}")
+    r = req("POST", P, abody(A(mint(aud=f"http://evil.example:{HTTP}/token"))), {"Host": f"evil.example:{HTTP}"})
+    print(f"INFO default audience follows Host header (site 127.0.0.1 so other Host unrouted) -> {r[0]}")
+    # chunked large body
+    c = http.client.HTTPConnection("127.0.0.1", HTTP, timeout=20)
+    def gen():
+        yield b"grant_type=client_credentials&x="
+        for i in range(100):
+            yield b"y" * 1024
+    c.request("POST", P, body=gen(), headers={"Content-Type": "application/x-www-form-urlencoded"}, encode_chunked=True)
+    rr = c.getresponse(); data = rr.read(); c.close()
+    check("chunked body > 64KiB -> 413/400 invalid_request", rr.status in (400, 413) and b"invalid_request" in data, f"{rr.status} {data[:200]}")
+    expect_err("bad percent-encoding -> 400", req("POST", P, "grant_type=client_credentials&client_assertion=%zz"), 400, "invalid_request")
+    st, h, j, raw = req("HEAD", P)
+    check("HEAD -> 405 + Allow: POST", st == 405 and h.get("allow", "").replace(" ", "").upper() == "POST", f"{st} {h}")
+    # introspection
+    expect_ok("introspection: active token -> 200", req("POST", "/intro", form(grant_type="client_credentials", hms_application_id="111"), {"Authorization": "Bearer opaque-good"}))
+    ia = STATE.get("intro", [])
+    check("introspection uses Basic client auth", ia and ia[-1][0] and ia[-1][0].startswith("Basic "), str(ia[-1:]))
+    r = expect_err("introspection: inactive -> 401 invalid_token", req("POST", "/intro", form(grant_type="client_credentials", hms_application_id="111"), {"Authorization": "Bearer opaque-bad"}), 401, "invalid_token")
+    check("introspection inactive: WWW-Authenticate", 'error="invalid_token"' in r[1].get("www-authenticate", ""), str(r[1].get("www-authenticate")))
+    expect_err("introspection: no scope -> 401 invalid_token", req("POST", "/intro", form(grant_type="client_credentials", hms_application_id="111"), {"Authorization": "Bearer opaque-noscope"}), 401, "invalid_token")
+    r = req("POST", "/intro", form(grant_type="client_credentials", hms_application_id="111"), {"Authorization": "Bearer opaque-down"})
+    print(f"INFO introspection endpoint 500 -> {r[0]} {r[2]} retry-after={r[1].get('retry-after')}")
+    r = req("POST", "/alta", form(grant_type="client_credentials", hms_application_id="111"), {"Authorization": "Bearer "})
+    print(f"INFO empty bearer -> {r[0]} {r[2]} www-auth={r[1].get('www-authenticate')}")
+    st, h, j, raw = req("GET", "/metrics", port=ADMIN)
+    check("metrics: token_seconds_left", b"caddy_sinch_hms_token_seconds_left" in raw)
+    check("metrics: AS and fcm", b"caddy_sinch_oauth_server_requests_total" in raw and b"caddy_sinch_fcm_requests_total" in raw)
+
+    # custom clock_skew / max_assertion_lifetime
+    expect_ok("strict: within settings", req("POST", "/strict", abody(A(mint(ttl=600)))))
+    expect_err("strict: lifetime 11m > max_assertion_lifetime 10m", req("POST", "/strict", abody(A(mint(ttl=660)))), (400, 401), "invalid_client")
+    expect_err("strict: iat 30s future > clock_skew 5s", req("POST", "/strict", abody(A(mint(now=time.time() + 30)))), (400, 401), "invalid_client")
+    expect_err("strict: exp 30s past > clock_skew 5s", req("POST", "/strict", abody(A(mint(now=time.time() - 330, ttl=300)))), (400, 401), "invalid_client")
+    # AS client secret with special characters
+    SP = "a+b:c/d e%f&g=h-long-enough"
+    st, h, j, raw = req("POST", "/oauth2/token2", form(grant_type="client_credentials", client_id="sp", client_secret=SP))
+    check("AS: special-char secret, post", st == 200, f"{st} {raw[:200]}")
+    enc = base64.b64encode(("sp:" + urllib.parse.quote_plus(SP)).encode()).decode()
+    st, h, j, raw = req("POST", "/oauth2/token2", form(grant_type="client_credentials"), {"Authorization": "Basic " + enc})
+    check("AS: special-char secret, basic (form-urlencoded)", st == 200, f"{st} {raw[:200]}")
+    st, h, j, raw = req("POST", "/oauth2/token2", form(grant_type="client_credentials", client_id="sp", client_secret=SP, scope=FCM_SCOPE))
+    check("AS: scope not in configured list -> invalid_scope", st == 400 and j and j.get("error") == "invalid_scope", f"{st} {raw[:200]}")
+    gb = STATE.get("google_bodies", [])
+    if gb:
+        aj = gb[0]["assertion"][0]
+        gh = json.loads(base64.urlsafe_b64decode(aj.split(".")[0] + "=="))
+        gc = json.loads(base64.urlsafe_b64decode(aj.split(".")[1] + "=="))
+        check("google grant: RS256 JWT with iss=client_email, FCM scope, aud=token url", gh.get("alg") == "RS256" and gc.get("iss") == json.load(open(f"{WORK}/sa.json"))["client_email"]
+              and FCM_SCOPE in str(gc.get("scope")) and gc.get("aud") == f"http://127.0.0.1:{STUB}/google/token", f"{gh} {gc}")
+        from cryptography.hazmat.primitives import serialization, hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+        pk = serialization.load_pem_public_key(open(f"{WORK}/rsa.pub.pem", "rb").read())
+        try:
+            si, sg = aj.rsplit(".", 1)
+            pk.verify(base64.urlsafe_b64decode(sg + "=" * (-len(sg) % 4)), si.encode(), padding.PKCS1v15(), hashes.SHA256())
+            check("google grant signature verifies with the service-account key", True)
+        except Exception as e:
+            check("google grant signature verifies with the service-account key", False, str(e))
     # metrics
     st, h, j, raw = req("GET", "/metrics", port=ADMIN)
     text = raw.decode(errors="replace")
@@ -792,6 +962,14 @@ def tests(proc):
     expect_err("replay across reload rejected", req("POST", P, abody(j1)), (400, 401), "invalid_client")
     check("cache survives reload", STATE["calls"].get("111") == c, f"{c} -> {STATE['calls'].get('111')}")
 
+    # changed HMS secret for 222 -> cache starts empty (README)
+    VALID["222"] = "rotated+secret=="
+    write(f"{WORK}/hms222", "rotated+secret==\n")
+    c222 = STATE["calls"].get("222", 0)
+    rc, out, err = run(["reload", "--config", f"{WORK}/Caddyfile", "--adapter", "caddyfile", "--address", f"localhost:{ADMIN}", "--force"])
+    time.sleep(0.5)
+    expect_ok("after reload with changed 222 secret -> 200", req("POST", P, abody(A(mint(sub="222")))))
+    check("changed secret: new Huawei fetch", STATE["calls"].get("222", 0) == c222 + 1, f"{c222} -> {STATE['calls'].get('222')}")
     # CLI
     rc, out, err = run(["sinch-hms-assertion", "--app-key", APP_KEY, "--secret", SINCH_SECRET, "--hms-app-id", "111", "--post", f"{BASE}/token"])
     check("CLI --post -> HTTP 200", rc == 0 and "200" in out, (out + err)[-300:])
@@ -842,8 +1020,26 @@ def validate_failures():
         "unset env secret": ("sinch_application k1 {env.E2E_DEFINITELY_UNSET}\n\t\thms_application 1 s", None),
         "missing file secret": ("sinch_application k1 {file./nonexistent/x}\n\t\thms_application 1 s", None),
         "env secret not base64": ("sinch_application k1 {env.E2E_BADB64}\n\t\thms_application 1 s", None),
+        "secret '=='": ("sinch_application k1 ==\n\t\thms_application 1 s", 6),
+        "url-safe base64 secret": ("sinch_application k1 YWJj-_8\n\t\thms_application 1 s", 6),
+        "secret with whitespace-free garbage padding YWJjZA===": ("sinch_application k1 YWJjZA===\n\t\thms_application 1 s", 6),
+        "neither sinch_application nor bearer": ("hms_application 1 s", 5),
+        "repeated single-valued clock_skew": ("sinch_application k1 YWJjZA==\n\t\tclock_skew 60s\n\t\tclock_skew 30s\n\t\thms_application 1 s", 8),
+        "bad duration": ("sinch_application k1 YWJjZA==\n\t\tclock_skew banana\n\t\thms_application 1 s", 7),
+        "hms_application missing secret": ("sinch_application k1 YWJjZA==\n\t\thms_application 1", 7),
+        "bad huawei_token_url (not absolute http(s))": ("sinch_application k1 YWJjZA==\n\t\thms_application 1 s\n\t\thuawei_token_url notaurl", 8),
     }
     env = dict(ENV, E2E_BADB64="***not base64***")
+    # fcm key file with a non-Google token_uri and no google_token_url
+    sa = json.load(open(f"{WORK}/sa.json")); sa["token_uri"] = "https://evil.example/token"
+    json.dump(sa, open(f"{WORK}/sa-evil.json", "w"))
+    p = write(f"{WORK}/Caddyfile.fcm", f"""{{\n\tadmin localhost:9303\n}}\n:9311 {{\n\tsinch_fcm {{\n\t\tbearer {{\n\t\t\tpublic_key {WORK}/ed.pub.pem\n\t\t\tissuer x\n\t\t\taudience y\n\t\t}}\n\t\tfcm_project 1 {WORK}/sa-evil.json\n\t}}\n}}\n""")
+    rc, out, err = run(["validate", "--config", p, "--adapter", "caddyfile"])
+    check("validate fails: fcm key file with foreign token_uri", rc != 0, (out + err)[-300:])
+    # {$VAR} adapt-time
+    p = write(f"{WORK}/Caddyfile.dollar", base_ok.replace("LINES", "sinch_application k1 {$E2E_SINCH_SECRET}\n\t\thms_application 1 s"))
+    rc, out, err = run(["validate", "--config", p, "--adapter", "caddyfile"])
+    check("validate ok: {$VAR} secret", rc == 0, (out + err)[-300:])
     for name, (lines, line) in cases.items():
         p = write(f"{WORK}/Caddyfile.bad", base_ok.replace("LINES", lines))
         rc, out, err = run(["validate", "--config", p, "--adapter", "caddyfile"], env=env)
