@@ -580,6 +580,7 @@ def tests(proc):
         "alg hs256 lowercase": A(mint(alg="hs256")),
         "crit header": A(mint(hdr={"crit": ["exp"]})),
         "kid date 3 days old": A(mint(kid_date=(today - datetime.timedelta(days=3)).strftime("%Y%m%d"))),
+        "kid date 2 days old": A(mint(kid_date=(today - datetime.timedelta(days=2)).strftime("%Y%m%d"))),
         "kid date 2 days ahead": A(mint(kid_date=(today + datetime.timedelta(days=2)).strftime("%Y%m%d"))),
         "kid malformed": A(mint(hdr={"kid": "hkdfv1-2018"})),
         "kid bad date 20261345": A(mint(kid_date="20261345")),
@@ -626,6 +627,17 @@ def tests(proc):
         if res[0] == 200:
             pass
 
+
+    st, _, j, _ = req("POST", P, abody(A(mint())), {"Content-Type": "Application/X-WWW-Form-URLEncoded"})
+    check("content-type is case-insensitive", st == 200, f"{st} {j}")
+    st, _, j, _ = req("POST", P, abody(A(mint())) + "&foo=1&foo=2")
+    print(f"INFO repeated unknown parameter -> {st} {j and j.get('error')}")
+    st, _, j, _ = req("POST", P, abody(A(mint())) + "&client_id=a&client_id=b")
+    print(f"INFO repeated client_id -> {st} {j and j.get('error')}")
+    st, _, j, _ = req("POST", P, "&" + abody(A(mint())) + "&")
+    print(f"INFO leading/trailing & -> {st} {j and j.get('error')}")
+    st, _, j, _ = req("POST", P, abody(A(mint())).replace("grant_type=", "grant_type=+client_credentials"))
+    print(f"INFO grant_type with leading space -> {st} {j and j.get('error')}")
     # boundaries and more edge cases
     today2 = datetime.datetime.now(datetime.timezone.utc)
     expect_ok("kid date = tomorrow (within one day)", req("POST", P, abody(A(mint(kid_date=(today2 + datetime.timedelta(days=1)).strftime("%Y%m%d"))))))
@@ -755,6 +767,8 @@ def tests(proc):
         check("forward: {sinch_hms.application_key}", fh.get("x-app-key") == APP_KEY, str(fh))
         check("forward: {sinch_hms.hms_application_id}", fh.get("x-hms") == "111", str(fh))
         check("forward: {http.auth.user.id}", fh.get("x-user") == "111", str(fh))
+        fb = urllib.parse.parse_qs(STATE["fwd"][-1]["body"])
+        check("forward: body without assertion, with hms_application_id (README)", "client_assertion" not in fb and fb.get("hms_application_id") == ["111"] and fb.get("grant_type") == ["client_credentials"], str(fb))
     n = len(STATE["fwd"])
     expect_err("forward: bad assertion not forwarded", req("POST", "/fwd", abody(A(mint(aud=f"{BASE}/fwd", secret=SINCH_SECRET2)))), (400, 401), "invalid_client")
     check("forward: nothing reached backend on bad", len(STATE["fwd"]) == n)
@@ -783,6 +797,7 @@ def tests(proc):
     expect_err("AS: unsupported_grant_type", req("POST", "/oauth2/token", form(grant_type="password", client_id="sinch", client_secret=OAUTH_CLIENT_SECRET)), 400, "unsupported_grant_type")
     expect_err("AS: repeated param -> invalid_request", req("POST", "/oauth2/token", form(grant_type="client_credentials", client_id="sinch", client_secret=OAUTH_CLIENT_SECRET) + "&client_id=sinch"), 400, "invalid_request")
     st, h, j, raw = req("GET", "/oauth2/token")
+    check("AS: JWKS content type", "jwk-set+json" in h.get("content-type", ""), str(h.get("content-type")))
     check("AS: GET -> JWKS", st == 200 and j and isinstance(j.get("keys"), list) and j["keys"] and j["keys"][0].get("kty") == "OKP", f"{st} {raw[:200]}")
 
     # Alt A on sinch_hms
@@ -798,6 +813,7 @@ def tests(proc):
         if STATE["fwd"]:
             fh = {k.lower(): v for k, v in STATE["fwd"][-1]["headers"].items()}
             check("forward alt A: flow=bearer, user id", fh.get("x-flow") == "bearer" and fh.get("x-hms") == "111" and fh.get("x-user") == "111", str(fh))
+            check("forward alt A: Authorization dropped (README)", "authorization" not in fh, str(fh.get("authorization"))[:20])
         else:
             check("forward alt A reached backend", False, str(r[:3]))
     if at_fcm:
@@ -812,6 +828,11 @@ def tests(proc):
         "garbage": "not-a-token",
         "alg none": b64u(b'{"alg":"none","typ":"at+jwt"}') + "." + b64u(json.dumps(base_claims).encode()) + ".",
         "RSA key on EdDSA route": ed_token(base_claims, key=f"{WORK}/rsa.pem", alg="RS256"),
+        "typ logout+jwt": ed_token(base_claims, hdr={"typ": "logout+jwt"}),
+        "crit header": ed_token(base_claims, hdr={"crit": ["exp"], "exp": 1}),
+        "no exp": ed_token({k: v for k, v in base_claims.items() if k != "exp"}),
+        "nbf in future": ed_token(dict(base_claims, nbf=now + 600)),
+        "HS256 keyed with public key PEM (alg confusion)": (lambda si: si + "." + b64u(hmac.new(open(f"{WORK}/ed.pub.pem", "rb").read(), si.encode(), hashlib.sha256).digest()))(b64u(b'{"alg":"HS256","typ":"at+jwt"}') + "." + b64u(json.dumps(base_claims).encode())),
     }
     for name, tok in bt.items():
         SEEN_JWTS.append(tok)
