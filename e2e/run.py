@@ -624,6 +624,9 @@ def tests(proc):
         if name == "sig std base64 (+/)" and "+" not in jwt and "/" not in jwt:
             continue
         expect_err(f"bad assertion: {name}", res, (400, 401), "invalid_client")
+        parts = [x for x in jwt.split(".") if len(x) > 12]
+        if any(x in res[3].decode(errors="replace") for x in parts):
+            check(f"bad assertion: {name}: description does not echo the assertion", False, res[3][:300])
         if res[0] == 200:
             pass
 
@@ -688,6 +691,16 @@ def tests(proc):
     expect_ok("nonce N3 app1", req("POST", P, abody(A(mint(pl={"nonce": n3})))))
     expect_ok("nonce N3 app2 (per application)", req("POST", P, abody(A(mint(app_key=APP_KEY2, secret=SINCH_SECRET2, pl={"nonce": n3})))))
 
+    n4 = str(uuid.uuid4())
+    expect_ok("nonce N4 sub 111", req("POST", P, abody(A(mint(pl={"nonce": n4})))))
+    expect_err("nonce N4 reused with other sub (same application) -> replay", req("POST", P, abody(A(mint(sub="222", pl={"nonce": n4})))), (400, 401), "invalid_client")
+    jr = A(mint())
+    rr = [None] * 12
+    def wr(i):
+        rr[i] = req("POST", P, abody(jr))
+    ts = [threading.Thread(target=wr, args=(i,)) for i in range(12)]
+    [x.start() for x in ts]; [x.join() for x in ts]
+    check("concurrent replay: exactly one 200", sum(1 for x in rr if x[0] == 200) == 1, str([x[0] for x in rr]))
     # audience config
     expect_ok("configured audience a", req("POST", "/aud", abody(A(mint(aud="https://a.example/token")))))
     expect_ok("configured audience b", req("POST", "/aud", abody(A(mint(aud="https://b.example/token")))))
@@ -750,6 +763,11 @@ def tests(proc):
     time.sleep(0.5)
     r3 = req("POST", "/short", abody(A(mint(sub="666"))))
     print(f"INFO after Huawei recovers: {r3[0]} {r3[2]} calls={STATE['calls'].get('666')}")
+    STATE["mode"]["666"] = "reject"
+    time.sleep(1.1)
+    r4 = req("POST", "/short", abody(A(mint(sub="666"))))
+    expect_ok("stale token served when refresh is REJECTED by Huawei (old token still valid)", r4)
+    STATE["mode"]["666"] = "ok"
 
     st, h, j, raw = req("GET", "/metrics", port=ADMIN)
     check("metrics: stale cache result counted", re.search(r'caddy_sinch_hms_cache_requests_total\{[^}]*(hms_app="666"[^}]*result="stale"|result="stale"[^}]*hms_app="666")[^}]*\} [1-9]', raw.decode()) is not None, "no stale>0 for 666")
@@ -1044,6 +1062,8 @@ def validate_failures():
         "secret '=='": ("sinch_application k1 ==\n\t\thms_application 1 s", 6),
         "url-safe base64 secret": ("sinch_application k1 YWJj-_8\n\t\thms_application 1 s", 6),
         "secret with whitespace-free garbage padding YWJjZA===": ("sinch_application k1 YWJjZA===\n\t\thms_application 1 s", 6),
+        "empty hms_application secret": ('sinch_application k1 YWJjZA==\n\t\thms_application 1 ""', 7),
+        "hms_application twice": ("sinch_application k1 YWJjZA==\n\t\thms_application 1 a\n\t\thms_application 1 b", 8),
         "neither sinch_application nor bearer": ("hms_application 1 s", 5),
         "repeated single-valued clock_skew": ("sinch_application k1 YWJjZA==\n\t\tclock_skew 60s\n\t\tclock_skew 30s\n\t\thms_application 1 s", 8),
         "bad duration": ("sinch_application k1 YWJjZA==\n\t\tclock_skew banana\n\t\thms_application 1 s", 7),
@@ -1065,9 +1085,11 @@ def validate_failures():
         p = write(f"{WORK}/Caddyfile.bad", base_ok.replace("LINES", lines))
         rc, out, err = run(["validate", "--config", p, "--adapter", "caddyfile"], env=env)
         msg = out + err
-        check(f"validate fails: {name}", rc != 0, msg[-300:])
+        errl = [l for l in msg.splitlines() if '"level":"error"' in l or "Valid configuration" in l]
+        short = (errl[-1] if errl else msg[-300:])[:400]
+        check(f"validate fails: {name}", rc != 0, short)
         if line is not None:
-            check(f"validate message names line: {name}", re.search(rf"Caddyfile\.bad:{line}\b", msg) is not None or f"line {line}" in msg, msg[-400:])
+            check(f"validate message names line: {name}", re.search(rf"Caddyfile\.bad:{line}\b", msg) is not None or f"line {line}" in msg, short)
         print(f"INFO validate {name}: {msg.strip().splitlines()[-1][:300] if msg.strip() else ''}")
 
 
