@@ -489,6 +489,7 @@ def main():
     check("logs hold no nonce (README promise)", not [n for n in nonces if n in logtext], "nonce in logs")
     check("logs have rejection lines", "token request rejected" in logtext or "rejected" in logtext)
     validate_failures()
+    redis_checks()
     print(f"\nelapsed {time.time() - t0:.1f}s; {len(PASSES)} passed, {len(FAILS)} failed")
     for n, d in FAILS:
         print(f"  FAIL {n}: {d}")
@@ -858,6 +859,10 @@ def tests(proc):
         check(f"alt A bad token: {name}: WWW-Authenticate", 'Bearer' in r[1].get("www-authenticate", "") and 'error="invalid_token"' in r[1].get("www-authenticate", ""), str(r[1].get("www-authenticate")))
     rsa_ok = ed_token(dict(base_claims, iss="https://rsa.e2e", aud="https://rsa.e2e"), key=f"{WORK}/rsa.pem", alg="RS256")
     expect_ok("alt A RS256 public_key -> 200", req("POST", "/altarsa", form(grant_type="client_credentials", hms_application_id="111"), {"Authorization": "Bearer " + rsa_ok}))
+    r = expect_err("alt A only: no credential -> invalid_client", req("POST", "/alta", form(grant_type="client_credentials", hms_application_id="111")), (400, 401), "invalid_client")
+    print(f"INFO alt A only, no credential: {r[0]} WWW-Authenticate={r[1].get('www-authenticate')}")
+    r = req("POST", "/alta", form(grant_type="client_credentials", hms_application_id="111"), {"Authorization": "Bearer a b"})
+    print(f"INFO alt A 'Bearer a b' -> {r[0]} {r[2]}")
     expect_err("alt A: client assertion to Alt-A-only endpoint", req("POST", "/alta", abody(A(mint()))), (400, 401), "invalid_client")
 
     # FCM
@@ -1039,6 +1044,60 @@ def log_has(pred):
 
 def ref_obsolete():
     return json.load(open("/work/shared/vectors/sinch-reference.json"))["obsolete_hms_client_assertion"]["jwt"]
+
+
+def redis_checks():
+    import shutil
+    if not shutil.which("redis-server"):
+        print("INFO redis-server not installed: redis checks skipped")
+        return
+    rd = subprocess.Popen(["redis-server", "--port", "9340", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--requirepass", "rpw"], stdout=subprocess.DEVNULL)
+    procs = []
+    try:
+        wait_port(9340)
+        for i, (port, admin) in enumerate([(9341, 9343), (9342, 9344)]):
+            cf = write(f"{WORK}/Caddyfile-r{i}", f"""{{
+	admin localhost:{admin}
+	http_port {port}
+	auto_https off
+}}
+:{port} {{
+	route /t {{
+		sinch_hms {{
+			sinch_application {APP_KEY} {{env.E2E_SINCH_SECRET}}
+			hms_application 1515 {{env.E2E_HMS_SECRET}}
+			huawei_token_url http://127.0.0.1:{STUB}/huawei/token
+			audience https://lb.example/t
+			replay_store redis redis://:{{env.RPW}}@127.0.0.1:9340/0
+			token_store redis redis://:{{env.RPW}}@127.0.0.1:9340/0
+		}}
+	}}
+}}
+""")
+            procs.append(subprocess.Popen([CADDY, "run", "--config", cf, "--adapter", "caddyfile"], stdout=open(f"{WORK}/caddy-r{i}.stderr", "w"), stderr=subprocess.STDOUT, env=dict(ENV, RPW="rpw")))
+        wait_port(9341); wait_port(9342)
+        VALID["1515"] = HMS_SECRET
+        STATE["mode"]["1515"] = "delay"
+        res = [None] * 40
+        def w(i):
+            res[i] = req("POST", "/t", abody(A(mint(sub="1515", aud="https://lb.example/t"))), port=9341 + (i % 2))
+        ts = [threading.Thread(target=w, args=(i,)) for i in range(40)]
+        [x.start() for x in ts]; [x.join() for x in ts]
+        check("redis: 40 cold requests over 2 instances all 200", all(r[0] == 200 for r in res), str([r[0] for r in res]))
+        check("redis: one Huawei call for both instances", STATE["calls"].get("1515") == 1, str(STATE["calls"].get("1515")))
+        j = A(mint(sub="1515", aud="https://lb.example/t"))
+        expect_ok("redis: assertion on instance A", req("POST", "/t", abody(j), port=9341))
+        expect_err("redis: replay on instance B refused", req("POST", "/t", abody(j), port=9342), (400, 401), "invalid_client")
+        rd.terminate(); rd.wait()
+        r = expect_err("redis down: replay store fails closed -> 503", req("POST", "/t", abody(A(mint(sub="1515", aud="https://lb.example/t"))), port=9341), 503, "temporarily_unavailable")
+        check("redis down: Retry-After", "retry-after" in r[1])
+    finally:
+        for p in procs:
+            p.terminate(); p.wait()
+        if rd.poll() is None:
+            rd.terminate(); rd.wait()
+    lt = "".join(open(f"{WORK}/caddy-r{i}.stderr").read() for i in range(2))
+    check("redis: logs hold no redis password / token", "rpw@" not in lt and ":rpw" not in lt and HUAWEI_TOKEN_PREFIX not in lt)
 
 
 def validate_failures():
