@@ -67,17 +67,7 @@ func upstreamCode(err error) string {
 func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, oerr *oauthresp.Error, fields ...zap.Field) error {
 	d := decisionOf(r)
 	h.countRefusal(d, oerr)
-	fields = append(append(fields, d.fields()...),
-		zap.Int("status", oerr.Status),
-		zap.String("error", oerr.Code),
-		zap.String("reason", oerr.Reason),
-		zap.String("description", oerr.Description),
-		zap.String("remote_ip", r.RemoteAddr))
-	if oerr.Status >= 500 {
-		h.logger.Error("token request failed", fields...)
-	} else {
-		h.logger.Warn("token request rejected", fields...)
-	}
+	logRefusal(h.logger, "token request", r, oerr, append(fields, d.fields()...)...)
 	return oauthresp.WriteError(w, oerr)
 }
 
@@ -85,4 +75,22 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, oerr *oauthresp
 func withReason(oerr *oauthresp.Error, reason string) *oauthresp.Error {
 	oerr.Reason = reason
 	return oerr
+}
+
+// logRefusal writes the one log line of a refused request, for every
+// handler of the module: at warn when the caller is at fault, at error when
+// our side is (Huawei, Google, the replay store). The description never
+// holds a secret, a token or an assertion.
+func logRefusal(logger *zap.Logger, subject string, r *http.Request, oerr *oauthresp.Error, fields ...zap.Field) {
+	fields = append(fields,
+		zap.Int("status", oerr.Status),
+		zap.String("error", oerr.Code),
+		zap.String("reason", oerr.Reason),
+		zap.String("description", oerr.Description),
+		zap.String("remote_ip", r.RemoteAddr))
+	if oerr.Status >= 500 {
+		logger.Error(subject+" failed", fields...)
+	} else {
+		logger.Warn(subject+" rejected", fields...)
+	}
 }

@@ -58,6 +58,18 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive name
 	file, line := d.File(), d.Line()
+	if err := parseBlock(d, h, subdirectives, repeatable); err != nil {
+		return err
+	}
+	return h.checkBlock(file, line)
+}
+
+// parseBlock parses the block of the directive d is on: each subdirective
+// goes to its parser in parsers (positioned on its name); an unknown one, or
+// one not in repeatable given twice, is an error naming its line. The three
+// directives of the module share it.
+func parseBlock[T any](d *caddyfile.Dispenser, h T, parsers map[string]func(T, *caddyfile.Dispenser) error,
+	repeatable map[string]bool) error {
 	if d.NextArg() {
 		return d.ArgErr()
 	}
@@ -68,7 +80,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return d.Errf("subdirective %q given more than once", name)
 		}
 		seen[name] = true
-		parse, ok := subdirectives[name]
+		parse, ok := parsers[name]
 		if !ok {
 			return d.Errf("unrecognized subdirective %q", name)
 		}
@@ -76,7 +88,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return err
 		}
 	}
-	return h.checkBlock(file, line)
+	return nil
 }
 
 // checkBlock reports, with the directive's line, a block that could never

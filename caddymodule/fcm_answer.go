@@ -62,17 +62,7 @@ func countRefusal(requests, refusals *prometheus.CounterVec, oerr *oauthresp.Err
 
 // refuse logs a refused request and writes its OAuth error.
 func (h *FCMHandler) refuse(w http.ResponseWriter, r *http.Request, oerr *oauthresp.Error, fields ...zap.Field) error {
-	fields = append(fields,
-		zap.Int("status", oerr.Status),
-		zap.String("error", oerr.Code),
-		zap.String("reason", oerr.Reason),
-		zap.String("description", oerr.Description),
-		zap.String("remote_ip", r.RemoteAddr))
 	countRefusal(metricFCMRequests, metricFCMRefusals, oerr)
-	if oerr.Status >= 500 {
-		h.logger.Error("FCM token request failed", fields...)
-	} else {
-		h.logger.Warn("FCM token request rejected", fields...)
-	}
+	logRefusal(h.logger, "FCM token request", r, oerr, fields...)
 	return oauthresp.WriteError(w, oerr)
 }

@@ -36,25 +36,7 @@ func parseFCMCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, err
 // fcm_project repeats; the others may appear once.
 func (h *FCMHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive name
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	seen := make(map[string]bool)
-	for d.NextBlock(0) {
-		name := d.Val()
-		if name != "fcm_project" && seen[name] {
-			return d.Errf("subdirective %q given more than once", name)
-		}
-		seen[name] = true
-		parse, ok := fcmSubdirectives[name]
-		if !ok {
-			return d.Errf("unrecognized subdirective %q", name)
-		}
-		if err := parse(h, d); err != nil {
-			return err
-		}
-	}
-	return nil
+	return parseBlock(d, h, fcmSubdirectives, map[string]bool{"fcm_project": true})
 }
 
 var fcmSubdirectives = map[string]func(h *FCMHandler, d *caddyfile.Dispenser) error{

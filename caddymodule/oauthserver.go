@@ -263,18 +263,8 @@ func (s *OAuthServer) issuer(r *http.Request) string {
 
 // refuse logs a refused token request (never its secret) and answers.
 func (s *OAuthServer) refuse(w http.ResponseWriter, r *http.Request, oerr *oauthresp.Error, fields ...zap.Field) error {
-	fields = append(fields,
-		zap.Int("status", oerr.Status),
-		zap.String("error", oerr.Code),
-		zap.String("reason", oerr.Reason),
-		zap.String("description", oerr.Description),
-		zap.String("remote_ip", r.RemoteAddr))
 	countRefusal(metricASTokens, metricASRefusals, oerr)
-	if oerr.Status >= 500 {
-		s.logger.Error("token request failed", fields...)
-	} else {
-		s.logger.Warn("token request rejected", fields...)
-	}
+	logRefusal(s.logger, "token request", r, oerr, fields...)
 	return oauthresp.WriteError(w, oerr)
 }
 

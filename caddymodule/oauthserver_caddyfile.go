@@ -34,25 +34,7 @@ func parseOAuthServerCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHand
 // {env.NAME} or {file./path} placeholders.
 func (s *OAuthServer) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive name
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	seen := make(map[string]bool)
-	for d.NextBlock(0) {
-		name := d.Val()
-		if name != "client" && seen[name] {
-			return d.Errf("subdirective %q given more than once", name)
-		}
-		seen[name] = true
-		parse, ok := oauthServerSubdirectives[name]
-		if !ok {
-			return d.Errf("unrecognized subdirective %q", name)
-		}
-		if err := parse(s, d); err != nil {
-			return err
-		}
-	}
-	return nil
+	return parseBlock(d, s, oauthServerSubdirectives, map[string]bool{"client": true})
 }
 
 var oauthServerSubdirectives = map[string]func(s *OAuthServer, d *caddyfile.Dispenser) error{
