@@ -9,7 +9,7 @@ import (
 )
 
 // authorizeAssertion authenticates a Sinch client assertion (Alt B).
-func (h *Handler) authorizeAssertion(r *http.Request, form oauthresp.Form) (*tokenRequest, *oauthresp.Error) {
+func (h *Handler) authorizeAssertion(r *http.Request, form oauthresp.Form, d *decision) (*tokenRequest, *oauthresp.Error) {
 	switch {
 	case !form.Has(paramClientAssertionType):
 		return nil, withReason(oauthresp.NewError(http.StatusBadRequest, oauthresp.ErrInvalidRequest, "client_assertion_type is missing"), reasonMissingParameter)
@@ -29,10 +29,10 @@ func (h *Handler) authorizeAssertion(r *http.Request, form oauthresp.Form) (*tok
 	}
 	a, err := h.validator.Validate(r.Context(), form.Get(paramClientAssertion), audiences)
 	if err != nil {
-		decisionOf(r).claimed(sinchauth.PeekUnverified(form.Get(paramClientAssertion)))
+		d.claimed(sinchauth.PeekUnverified(form.Get(paramClientAssertion)))
 		return nil, assertionError(err)
 	}
-	decisionOf(r).verified(a)
+	d.verified(a)
 	return &tokenRequest{
 		form:           form,
 		flow:           flowClientAssertion,

@@ -19,13 +19,13 @@ const (
 
 // answer writes the cached (or freshly fetched) Huawei token for the
 // authenticated request's HMS application.
-func (h *Handler) answer(w http.ResponseWriter, r *http.Request, req *tokenRequest) error {
+func (h *Handler) answer(w http.ResponseWriter, r *http.Request, d *decision, req *tokenRequest) error {
 	res, err := req.app.cache.Get(r.Context(), req.app.id, req.app.fetcher)
 	h.countCache(req.app.id, res, err)
 	if err != nil {
-		return h.refuse(w, r, upstreamError(err, req))
+		return h.refuse(w, r, d, upstreamError(err, req))
 	}
-	h.accepted(r, outcomeIssued, &res.Source)
+	h.accepted(d, outcomeIssued, &res.Source)
 	body, err := req.app.answers.Body(res.Token.AccessToken, oauthresp.ExpiresIn(res.Token.ExpiresAt, h.now()))
 	if err != nil {
 		return err
@@ -64,8 +64,7 @@ func upstreamCode(err error) string {
 // Rejections of the caller are warnings; failures of our own side are
 // errors. The line names the flow and who the caller is or, for a rejected
 // assertion, claims to be (verified=false), and the nonce only by its hash.
-func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, oerr *oauthresp.Error, fields ...zap.Field) error {
-	d := decisionOf(r)
+func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, d *decision, oerr *oauthresp.Error, fields ...zap.Field) error {
 	h.countRefusal(d, oerr)
 	logRefusal(h.logger, "token request", r, oerr, append(fields, d.fields()...)...)
 	return oauthresp.WriteError(w, oerr)

@@ -1,9 +1,6 @@
 package caddymodule
 
 import (
-	"context"
-	"net/http"
-
 	"go.uber.org/zap"
 
 	"github.com/hmsgate/caddy-sinch-hms/oauthresp"
@@ -22,32 +19,21 @@ const (
 	outcomeFailed    = "failed"    // refused with a 5xx: our side's (Huawei, replay store)
 )
 
-type decisionKey struct{}
-
 // decision gathers, while a request is checked, what its one log line and
-// its metrics need: the flow and who the caller is (or claims to be). It
-// travels in the request's context so the checks need not pass it around.
+// its metrics need: the flow and who the caller is (or claims to be).
+// ServeHTTP makes one per request and passes it to the checks (rather than
+// in the request's context, which would cost a copy of the request).
 type decision struct {
 	flow           string
 	applicationKey string
 	hmsAppID       string
-	nonceSHA256    string
-	trusted        bool // false: the values above are only claimed
+	nonceSHA256    string // a rejected assertion's claimed nonce, hashed
+	nonce          string // an accepted assertion's nonce: hashed only if logged
+	trusted        bool   // false: the values above are only claimed
 }
 
-// withDecision returns r carrying a fresh decision.
-func withDecision(r *http.Request) (*http.Request, *decision) {
-	d := &decision{flow: flowNone}
-	return r.WithContext(context.WithValue(r.Context(), decisionKey{}, d)), d
-}
-
-// decisionOf returns r's decision, or a throwaway one if r carries none.
-func decisionOf(r *http.Request) *decision {
-	if d, ok := r.Context().Value(decisionKey{}).(*decision); ok {
-		return d
-	}
-	return &decision{flow: flowNone}
-}
+// newDecision returns the decision of a request not yet checked.
+func newDecision() *decision { return &decision{flow: flowNone} }
 
 func (d *decision) setFlow(bearer bool) {
 	d.flow = flowClientAssertion
@@ -63,7 +49,7 @@ func (d *decision) claimed(u sinchauth.Unverified) {
 
 // verified records the caller of an accepted assertion.
 func (d *decision) verified(a *sinchauth.Assertion) {
-	d.applicationKey, d.hmsAppID, d.nonceSHA256, d.trusted = a.ApplicationKey, a.HMSApplicationID, sinchauth.NonceHash(a.Nonce), true
+	d.applicationKey, d.hmsAppID, d.nonce, d.trusted = a.ApplicationKey, a.HMSApplicationID, a.Nonce, true
 }
 
 // fields are the log fields of the decision. Never the nonce, the
@@ -76,6 +62,9 @@ func (d *decision) fields() []zap.Field {
 	if d.hmsAppID != "" {
 		fs = append(fs, zap.String("hms_application_id", d.hmsAppID))
 	}
+	if d.nonceSHA256 == "" && d.nonce != "" {
+		d.nonceSHA256 = sinchauth.NonceHash(d.nonce) // on the success path only when a line is written
+	}
 	if d.nonceSHA256 != "" {
 		fs = append(fs, zap.String("nonce_sha256", d.nonceSHA256))
 	}
@@ -87,8 +76,7 @@ func (d *decision) fields() []zap.Field {
 
 // accepted logs (at debug) and counts a request that passed every check.
 // src is where the token came from; nil in forward mode.
-func (h *Handler) accepted(r *http.Request, outcome string, src *tokencache.Source) {
-	d := decisionOf(r)
+func (h *Handler) accepted(d *decision, outcome string, src *tokencache.Source) {
 	if !h.DisableMetrics {
 		metricRequests.WithLabelValues(d.flow, outcome).Inc()
 	}

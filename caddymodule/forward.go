@@ -35,6 +35,8 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, next caddyhttp
 	}
 	form[paramHMSApplicationID] = req.hmsAppID
 	body := form.Encode()
+	// A shallow copy, so that the request Caddy handed us keeps its body.
+	r = r.WithContext(r.Context())
 	if !h.ForwardCredentials {
 		r.Header.Del("Authorization")
 	}

@@ -237,16 +237,16 @@ func (h *Handler) Cleanup() error {
 // ServeHTTP authenticates the token request, then answers with a Huawei
 // token or, in forward mode, passes the request on.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	r, _ = withDecision(r)
-	req, oerr := h.authorize(r)
+	d := newDecision()
+	req, oerr := h.authorize(r, d)
 	if oerr != nil {
-		return h.refuse(w, r, oerr)
+		return h.refuse(w, r, d, oerr)
 	}
 	if h.Forward {
-		h.accepted(r, outcomeForwarded, nil)
+		h.accepted(d, outcomeForwarded, nil)
 		return h.forward(w, r, next, req)
 	}
-	return h.answer(w, r, req)
+	return h.answer(w, r, d, req)
 }
 
 func (h *Handler) clockSkew() time.Duration {

@@ -39,7 +39,7 @@ type tokenRequest struct {
 // authorize parses the token request and authenticates its caller. The
 // order of checks follows the contract's error table: method, encoding,
 // grant type, one credential, scope, then the credential itself.
-func (h *Handler) authorize(r *http.Request) (*tokenRequest, *oauthresp.Error) {
+func (h *Handler) authorize(r *http.Request, d *decision) (*tokenRequest, *oauthresp.Error) {
 	if r.Method != http.MethodPost {
 		return nil, withReason(oauthresp.NewError(http.StatusMethodNotAllowed, oauthresp.ErrInvalidRequest,
 			"the token endpoint accepts POST only").WithHeader("Allow", http.MethodPost), reasonMethod)
@@ -67,14 +67,14 @@ func (h *Handler) authorize(r *http.Request) (*tokenRequest, *oauthresp.Error) {
 		}
 		return nil, withReason(oerr, reasonNoCredentials)
 	}
-	decisionOf(r).setFlow(hasBearer)
+	d.setFlow(hasBearer)
 	if oerr := checkScope(form); oerr != nil {
 		return nil, oerr
 	}
 	if hasBearer {
 		return h.authorizeBearer(r, form, bearer)
 	}
-	return h.authorizeAssertion(r, form)
+	return h.authorizeAssertion(r, form, d)
 }
 
 func checkGrantType(form oauthresp.Form) *oauthresp.Error {
