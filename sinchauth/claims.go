@@ -14,55 +14,26 @@ const maxNonceLen = 256
 // time arithmetic can never overflow.
 const maxNumericDate = 253402300799
 
-// stringClaim returns the named claim when it is a JSON string; ok is false
-// when it is absent or of another type.
-func stringClaim(c map[string]any, name string) (string, bool) {
-	s, ok := c[name].(string)
-	return s, ok
-}
-
-// singleString accepts a string or a one-element array holding a string: the
-// two spellings RFC 7519 allows for a single aud value (and that Sinch's scope
-// may use). Several values are refused on purpose: a token naming several
-// audiences invites audience-injection confusion.
-func singleString(v any) (string, bool) {
-	switch t := v.(type) {
-	case string:
-		return t, true
-	case []any:
-		if len(t) == 1 {
-			s, ok := t[0].(string)
-			return s, ok
-		}
-	}
-	return "", false
-}
-
 // numericDate reads an RFC 7519 NumericDate. Integers and fractional seconds
 // are both legal JSON numbers there, so both are accepted; anything that is
 // not a number (a string, a bool, ...) or is out of range is refused.
 // present reports whether the claim exists at all.
-func numericDate(c map[string]any, name string) (t time.Time, present, ok bool) {
-	v, present := c[name]
-	if !present {
+func numericDate(raw json.RawMessage) (t time.Time, present, ok bool) {
+	if len(raw) == 0 {
 		return time.Time{}, false, false
 	}
-	var f float64
-	switch n := v.(type) {
-	case json.Number:
-		if i, err := n.Int64(); err == nil {
-			if i < 0 || i > maxNumericDate {
-				return time.Time{}, true, false
-			}
-			return time.Unix(i, 0).UTC(), true, true
-		}
-		var err error
-		if f, err = n.Float64(); err != nil {
+	if c := raw[0]; c != '-' && (c < '0' || c > '9') {
+		return time.Time{}, true, false // a string, a bool, null...
+	}
+	n := json.Number(raw)
+	if i, err := n.Int64(); err == nil {
+		if i < 0 || i > maxNumericDate {
 			return time.Time{}, true, false
 		}
-	case float64: // if claims were ever decoded without UseNumber
-		f = n
-	default:
+		return time.Unix(i, 0).UTC(), true, true
+	}
+	f, err := n.Float64()
+	if err != nil {
 		return time.Time{}, true, false
 	}
 	if math.IsNaN(f) || f < 0 || f > maxNumericDate {
@@ -80,25 +51,25 @@ const issuerPrefix = "//rtc.sinch.com/applications/"
 // claims: an unknown HMS application gets a distinct OAuth error
 // (unauthorized_client), which should only be said of an otherwise valid
 // assertion.
-func (v *Validator) checkClaims(app *application, c map[string]any, audiences []string, now time.Time) (*Assertion, *Error) {
-	if rej := checkIdentity(app.key, c); rej != nil {
+func (v *Validator) checkClaims(app *application, p *payload, audiences []string, now time.Time) (*Assertion, *Error) {
+	if rej := checkIdentity(app.key, p); rej != nil {
 		return nil, rej
 	}
-	if rej := checkAudience(c, audiences); rej != nil {
+	if rej := checkAudience(p, audiences); rej != nil {
 		return nil, rej
 	}
-	if rej := checkScope(c); rej != nil {
+	if rej := checkScope(p); rej != nil {
 		return nil, rej
 	}
-	iat, exp, rej := v.checkTimes(c, now)
+	iat, exp, rej := v.checkTimes(p, now)
 	if rej != nil {
 		return nil, rej
 	}
-	nonce, rej := checkNonce(c)
+	nonce, rej := checkNonce(p)
 	if rej != nil {
 		return nil, rej
 	}
-	sub, rej := v.checkSubject(c)
+	sub, rej := v.checkSubject(p)
 	if rej != nil {
 		return nil, rej
 	}
@@ -107,15 +78,15 @@ func (v *Validator) checkClaims(app *application, c map[string]any, audiences []
 
 // checkIdentity binds the payload to the header's application key, both
 // through iss and through the payload's own sinch:rtc:application_key.
-func checkIdentity(appKey string, c map[string]any) *Error {
-	iss, ok := stringClaim(c, "iss")
+func checkIdentity(appKey string, p *payload) *Error {
+	iss, ok := jsonString(p.Iss)
 	if !ok {
 		return reject(ReasonMissingClaim, "iss is missing or not a string")
 	}
 	if want := issuerPrefix + appKey; iss != want {
 		return reject(ReasonIssuer, "iss is "+quote(iss)+", expected "+quote(want))
 	}
-	if k, ok := stringClaim(c, claimAppKey); !ok || k != appKey {
+	if k, ok := jsonString(p.AppKey); !ok || k != appKey {
 		return reject(ReasonAppKeyMismatch, "payload sinch:rtc:application_key "+quote(k)+
 			" does not match the header's "+quote(appKey))
 	}
@@ -124,12 +95,11 @@ func checkIdentity(appKey string, c map[string]any) *Error {
 
 // checkAudience requires exactly one aud value equal to one of audiences.
 // An empty audiences list accepts nothing.
-func checkAudience(c map[string]any, audiences []string) *Error {
-	raw, present := c["aud"]
-	if !present {
+func checkAudience(p *payload, audiences []string) *Error {
+	if len(p.Aud) == 0 {
 		return reject(ReasonAudience, "aud is missing")
 	}
-	aud, ok := singleString(raw)
+	aud, ok := singleString(p.Aud)
 	if !ok {
 		return reject(ReasonAudience, "aud must be a single string (or a one-element array)")
 	}
@@ -143,20 +113,20 @@ func checkAudience(c map[string]any, audiences []string) *Error {
 
 // checkScope requires the Huawei push scope, as a string or a one-element
 // array.
-func checkScope(c map[string]any) *Error {
-	if s, ok := singleString(c["scope"]); !ok || s != HuaweiPushScope {
+func checkScope(p *payload) *Error {
+	if s, ok := singleString(p.Scope); !ok || s != HuaweiPushScope {
 		return reject(ReasonScope, "scope must be "+quote(HuaweiPushScope))
 	}
 	return nil
 }
 
 // checkTimes applies iat, exp, lifetime and nbf rules with one clock reading.
-func (v *Validator) checkTimes(c map[string]any, now time.Time) (iat, exp time.Time, rej *Error) {
-	iat, _, ok := numericDate(c, "iat")
+func (v *Validator) checkTimes(p *payload, now time.Time) (iat, exp time.Time, rej *Error) {
+	iat, _, ok := numericDate(p.Iat)
 	if !ok {
 		return iat, exp, reject(ReasonMissingClaim, "iat is missing or not a NumericDate")
 	}
-	exp, _, ok = numericDate(c, "exp")
+	exp, _, ok = numericDate(p.Exp)
 	if !ok {
 		return iat, exp, reject(ReasonMissingClaim, "exp is missing or not a NumericDate")
 	}
@@ -172,7 +142,7 @@ func (v *Validator) checkTimes(c map[string]any, now time.Time) (iat, exp time.T
 	if life := exp.Sub(iat); life > v.maxLifetime {
 		return iat, exp, reject(ReasonLifetime, "exp - iat is "+life.String()+", more than "+v.maxLifetime.String())
 	}
-	nbf, present, ok := numericDate(c, "nbf")
+	nbf, present, ok := numericDate(p.Nbf)
 	if present && !ok {
 		return iat, exp, reject(ReasonMissingClaim, "nbf is not a NumericDate")
 	}
@@ -183,8 +153,8 @@ func (v *Validator) checkTimes(c map[string]any, now time.Time) (iat, exp time.T
 }
 
 // checkNonce requires a non-empty, bounded string nonce.
-func checkNonce(c map[string]any) (string, *Error) {
-	n, ok := stringClaim(c, "nonce")
+func checkNonce(p *payload) (string, *Error) {
+	n, ok := jsonString(p.Nonce)
 	if !ok || n == "" {
 		return "", reject(ReasonMissingClaim, "nonce is missing, empty or not a string")
 	}
@@ -195,8 +165,8 @@ func checkNonce(c map[string]any) (string, *Error) {
 }
 
 // checkSubject requires sub to name a configured HMS application.
-func (v *Validator) checkSubject(c map[string]any) (string, *Error) {
-	sub, ok := stringClaim(c, "sub")
+func (v *Validator) checkSubject(p *payload) (string, *Error) {
+	sub, ok := jsonString(p.Sub)
 	if !ok {
 		return "", reject(ReasonMissingClaim, "sub is missing or not a string")
 	}

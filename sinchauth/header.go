@@ -1,9 +1,10 @@
 package sinchauth
 
 import (
+	"encoding/json"
 	"strconv"
-
-	"github.com/golang-jwt/jwt/v5"
+	"sync"
+	"sync/atomic"
 )
 
 // Header and payload names Sinch uses for the application key.
@@ -16,37 +17,57 @@ const (
 	maxKidDayGap = 1 // |kid date - UTC date of iat|, in days
 )
 
-// verificationKeys runs the header checks that must precede signature
-// verification (they choose the key) and returns the candidate keys: one per
-// configured secret of the named application, derived for kid's day.
-//
-// It reads iat from the not-yet-verified payload only to compare it with the
-// kid's date; a lie there is caught by the signature check that follows, and
-// an absent or garbled iat is a rejection either way.
-func (v *Validator) verificationKeys(t *jwt.Token, claims map[string]any, today int64) (*application, [][]byte, *Error) {
-	h := t.Header
-	if h == nil {
-		return nil, nil, reject(ReasonMalformed, "JOSE header is not a JSON object")
+// joseHeader is what an assertion's JOSE header establishes once it passed
+// every header check: the configured application it names and the kid that
+// selects the day of the signing key.
+type joseHeader struct {
+	app    *application
+	kid    keyID
+	rawKid string
+}
+
+// header returns the checked header of the segment seg. A segment seen
+// before on an assertion whose signature verified comes from the cache (see
+// headerCache); cached reports that, so that the caller remembers a new
+// header only once its signature has verified.
+func (v *Validator) header(seg string) (h *joseHeader, cached bool, rej *Error) {
+	if h := v.headers.get(seg); h != nil {
+		return h, true, nil
 	}
-	// golang-jwt's WithValidMethods already enforced this; repeating it keeps
-	// the rule visible where the key is chosen.
+	h, rej = v.decodeHeader(seg)
+	return h, false, rej
+}
+
+// decodeHeader decodes a header segment (strict base64url, golang-jwt's
+// strict decoding) and runs the checks that must precede signature
+// verification, because they choose the key.
+func (v *Validator) decodeHeader(seg string) (*joseHeader, *Error) {
+	raw, err := v.parser.DecodeSegment(seg)
+	if err != nil {
+		return nil, reject(ReasonMalformed, "JOSE header is not strictly encoded base64url")
+	}
+	var h map[string]any
+	if err := json.Unmarshal(raw, &h); err != nil || h == nil {
+		return nil, reject(ReasonMalformed, "JOSE header is not a JSON object")
+	}
 	if alg, _ := h[headerAlg].(string); alg != algorithm {
-		return nil, nil, reject(ReasonAlgorithm, "alg must be HS256")
+		return nil, reject(ReasonAlgorithm, "alg must be HS256")
 	}
 	// golang-jwt ignores crit; RFC 7515 says a recipient that does not
 	// understand a listed extension must reject, and we understand none.
 	if _, ok := h[headerCrit]; ok {
-		return nil, nil, reject(ReasonCritHeader, "crit header is not supported")
+		return nil, reject(ReasonCritHeader, "crit header is not supported")
 	}
 	app, rej := v.headerApplication(h)
 	if rej != nil {
-		return nil, nil, rej
+		return nil, rej
 	}
-	kid, rej := headerKeyIDFor(h, claims)
-	if rej != nil {
-		return nil, nil, rej
+	rawKid, _ := h[headerKeyID].(string)
+	kid, ok := parseKeyID(rawKid)
+	if !ok {
+		return nil, reject(ReasonKeyID, "kid "+quote(rawKid)+" is not hkdfv1-YYYYMMDD")
 	}
-	return app, app.signingKeys(kid, today), nil
+	return &joseHeader{app: app, kid: kid, rawKid: rawKid}, nil
 }
 
 // headerApplication resolves the header's sinch:rtc:application_key to a
@@ -63,22 +84,54 @@ func (v *Validator) headerApplication(h map[string]any) (*application, *Error) {
 	return app, nil
 }
 
-// headerKeyIDFor parses kid and checks its date against iat's UTC date: a
-// key derived for another day is refused even if it verifies, so a derived
-// key that leaks stops being useful after a day.
-func headerKeyIDFor(h map[string]any, claims map[string]any) (keyID, *Error) {
-	raw, _ := h[headerKeyID].(string)
-	kid, ok := parseKeyID(raw)
+// checkKeyDay compares the kid's date with iat's UTC date: a key derived for
+// another day is refused even if it verifies, so a derived key that leaks
+// stops being useful after a day.
+func checkKeyDay(h *joseHeader, p *payload) *Error {
+	iat, _, ok := numericDate(p.Iat)
 	if !ok {
-		return keyID{}, reject(ReasonKeyID, "kid "+quote(raw)+" is not hkdfv1-YYYYMMDD")
+		return reject(ReasonMissingClaim, "iat is missing or not a NumericDate")
 	}
-	iat, _, ok := numericDate(claims, "iat")
-	if !ok {
-		return keyID{}, reject(ReasonMissingClaim, "iat is missing or not a NumericDate")
-	}
-	if gap := abs64(kid.date - epochDay(iat)); gap > maxKidDayGap {
-		return keyID{}, reject(ReasonKeyID, "kid "+quote(raw)+" is "+strconv.FormatInt(gap, 10)+
+	if gap := abs64(h.kid.date - epochDay(iat)); gap > maxKidDayGap {
+		return reject(ReasonKeyID, "kid "+quote(h.rawKid)+" is "+strconv.FormatInt(gap, 10)+
 			" days from iat's UTC date "+iat.Format(dayLayout))
 	}
-	return kid, nil
+	return nil
+}
+
+// maxCachedHeaders bounds the header cache. Sinch signs every assertion of
+// one application and day with the same header, so a handful of entries
+// serve all traffic; the bound only matters against a key holder.
+const maxCachedHeaders = 32
+
+// headerCache maps a header segment, exactly as sent, to its checked
+// header, so that the JSON of a header already seen is not decoded again
+// on every request. Only headers of assertions whose signature verified go
+// in, so an anonymous caller cannot add entries; strict decoding gives a
+// header one spelling, so the exact segment is a sound key. Readers are
+// lock-free: a published map is never mutated.
+type headerCache struct {
+	mu      sync.Mutex // serialises writers
+	headers atomic.Pointer[map[string]*joseHeader]
+}
+
+func (c *headerCache) get(seg string) *joseHeader {
+	if m := c.headers.Load(); m != nil {
+		return (*m)[seg]
+	}
+	return nil
+}
+
+// remember publishes a copy of the cache with seg added; a full cache
+// starts over with seg alone (yesterday's headers are the ones that go).
+func (c *headerCache) remember(seg string, h *joseHeader) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	next := map[string]*joseHeader{seg: h}
+	if old := c.headers.Load(); old != nil && len(*old) < maxCachedHeaders {
+		for s, oh := range *old {
+			next[s] = oh
+		}
+	}
+	c.headers.Store(&next)
 }

@@ -57,7 +57,7 @@ func TestDerivedKeyCacheIsBounded(t *testing.T) {
 	for d := -40; d <= 40; d++ {
 		kid, _ := parseKeyID(KeyID(testNow.AddDate(0, 0, d)))
 		ks := app.signingKeys(kid, today)
-		if !bytes.Equal(ks[0], DeriveSigningKey(testSecret, kid.day)) {
+		if !bytes.Equal(ks[0].key, DeriveSigningKey(testSecret, kid.day)) {
 			t.Fatalf("day %d: wrong key", d)
 		}
 	}

@@ -1,6 +1,9 @@
 package sinchauth
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"hash"
 	"sync"
 	"sync/atomic"
 )
@@ -23,11 +26,39 @@ type application struct {
 
 // dayKeyCache maps an epoch day to the keys derived for it, one per secret
 // (same order as application.secrets). A published map is immutable.
-type dayKeyCache map[int64][][]byte
+type dayKeyCache map[int64][]*signingKey
+
+// signingKey is one derived key with a pool of HMAC states keyed with it:
+// keying an HMAC hashes the key into its inner and outer pads and costs a
+// handful of allocations, which a cached key need not pay per request.
+type signingKey struct {
+	key  []byte
+	macs sync.Pool // of hash.Hash, hmac.New(sha256.New, key)
+}
+
+func newSigningKey(key []byte) *signingKey { return &signingKey{key: key} }
+
+// verifies reports whether sig is the HMAC-SHA256 of signingInput under
+// the key, comparing in constant time.
+func (k *signingKey) verifies(signingInput string, sig []byte) bool {
+	if len(k.key) == 0 || len(sig) != sha256.Size {
+		return false // never verify with an empty key
+	}
+	m, _ := k.macs.Get().(hash.Hash)
+	if m == nil {
+		m = hmac.New(sha256.New, k.key)
+	}
+	m.Write([]byte(signingInput))
+	var sum [sha256.Size]byte
+	ok := hmac.Equal(m.Sum(sum[:0]), sig)
+	m.Reset()
+	k.macs.Put(m)
+	return ok
+}
 
 // signingKeys returns the keys derived from each secret for kid's day.
 // today is the validator's current epoch day.
-func (a *application) signingKeys(kid keyID, today int64) [][]byte {
+func (a *application) signingKeys(kid keyID, today int64) []*signingKey {
 	if c := a.keys.Load(); c != nil {
 		if ks, ok := (*c)[kid.date]; ok {
 			return ks
@@ -41,17 +72,17 @@ func (a *application) signingKeys(kid keyID, today int64) [][]byte {
 }
 
 // derive computes one key per secret for day.
-func (a *application) derive(day string) [][]byte {
-	ks := make([][]byte, len(a.secrets))
+func (a *application) derive(day string) []*signingKey {
+	ks := make([]*signingKey, len(a.secrets))
 	for i, s := range a.secrets {
-		ks[i] = DeriveSigningKey(s, day)
+		ks[i] = newSigningKey(DeriveSigningKey(s, day))
 	}
 	return ks
 }
 
 // remember publishes a copy of the cache with date added and every day that
 // has left the window dropped (copy-on-write keeps readers lock-free).
-func (a *application) remember(date int64, ks [][]byte, today int64) {
+func (a *application) remember(date int64, ks []*signingKey, today int64) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	next := dayKeyCache{date: ks}

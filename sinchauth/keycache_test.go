@@ -25,7 +25,7 @@ func TestKeysDerivedOncePerDay(t *testing.T) {
 		f.expectOK(withNonce(i))
 		again := app.signingKeys(kid, epochDay(f.now))
 		for j := range first {
-			if &again[j][0] != &first[j][0] {
+			if again[j] != first[j] {
 				t.Fatalf("request %d: key of secret #%d derived again", i, j+1)
 			}
 		}
