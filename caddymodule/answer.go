@@ -21,7 +21,7 @@ const (
 // authenticated request's HMS application.
 func (h *Handler) answer(w http.ResponseWriter, r *http.Request, d *decision, req *tokenRequest) error {
 	res, err := req.app.cache.Get(r.Context(), req.app.id, req.app.fetcher)
-	h.countCache(req.app.id, res, err)
+	h.countCache(req.app, res, err)
 	if err != nil {
 		return h.refuse(w, r, d, upstreamError(err, req))
 	}

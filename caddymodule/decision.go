@@ -77,9 +77,7 @@ func (d *decision) fields() []zap.Field {
 // accepted logs (at debug) and counts a request that passed every check.
 // src is where the token came from; nil in forward mode.
 func (h *Handler) accepted(d *decision, outcome string, src *tokencache.Source) {
-	if !h.DisableMetrics {
-		metricRequests.WithLabelValues(d.flow, outcome).Inc()
-	}
+	h.countRequest(d.flow, outcome)
 	if ce := h.logger.Check(zap.DebugLevel, "token request accepted"); ce != nil {
 		fields := append(d.fields(), zap.String("outcome", outcome))
 		if src != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/hmsgate/caddy-sinch-hms/bearerauth"
@@ -112,6 +113,7 @@ type Handler struct {
 	validator *sinchauth.Validator
 	bearer    bearerauth.Verifier // nil: Alt A off
 	hmsApps   map[string]*hmsApp
+	issued    issuedCounters // hot series of requests_total
 	logger    *zap.Logger
 	now       func() time.Time
 	pooled    []string // UsagePool keys to release in Cleanup
@@ -156,6 +158,8 @@ type hmsApp struct {
 	fetcher tokencache.Fetcher
 	status  *upstreamStatus          // Huawei outcomes, for the admin API
 	answers oauthresp.TokenBodyCache // the encoded answer, reused while token and expires_in stay the same
+
+	cacheHits prometheus.Counter // its cache_requests_total{result="hit"} series; nil without metrics
 }
 
 // CaddyModule returns the Caddy module information.

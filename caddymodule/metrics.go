@@ -94,15 +94,40 @@ func (h *Handler) registerMetrics(ctx caddy.Context) error {
 	for _, r := range knownReasons() {
 		metricRefusals.WithLabelValues(r)
 	}
-	for id := range h.hmsApps {
+	for id, app := range h.hmsApps {
 		for _, o := range fetchOutcomes {
 			metricFetches.WithLabelValues(id, o)
 		}
 		for _, r := range cacheResults {
 			metricCache.WithLabelValues(id, r)
 		}
+		app.cacheHits = metricCache.WithLabelValues(id, cacheHit)
+	}
+	h.issued = issuedCounters{
+		assertion: metricRequests.WithLabelValues(flowClientAssertion, outcomeIssued),
+		bearer:    metricRequests.WithLabelValues(flowBearer, outcomeIssued),
 	}
 	return nil
+}
+
+// issuedCounters are the series of the requests_total counter that every
+// successful request adds to, looked up once at provision instead of per
+// request (a look-up hashes the label values). Nil without metrics.
+type issuedCounters struct {
+	assertion, bearer prometheus.Counter
+}
+
+// countRequest counts one request by flow and outcome.
+func (h *Handler) countRequest(flow, outcome string) {
+	switch {
+	case h.DisableMetrics:
+	case outcome == outcomeIssued && flow == flowClientAssertion && h.issued.assertion != nil:
+		h.issued.assertion.Inc()
+	case outcome == outcomeIssued && flow == flowBearer && h.issued.bearer != nil:
+		h.issued.bearer.Inc()
+	default:
+		metricRequests.WithLabelValues(flow, outcome).Inc()
+	}
 }
 
 // forgetAppMetrics drops the series of an HMS App ID no live config has
@@ -115,8 +140,12 @@ func forgetAppMetrics(appID string) {
 }
 
 // countCache counts one token cache look-up.
-func (h *Handler) countCache(appID string, res tokencache.Result, err error) {
+func (h *Handler) countCache(app *hmsApp, res tokencache.Result, err error) {
 	if h.DisableMetrics {
+		return
+	}
+	if err == nil && res.Source == tokencache.SourceCache && app.cacheHits != nil {
+		app.cacheHits.Inc() // the usual case, without a label look-up
 		return
 	}
 	result := cacheMiss
@@ -127,7 +156,7 @@ func (h *Handler) countCache(appID string, res tokencache.Result, err error) {
 	case res.Source == tokencache.SourceStale:
 		result = cacheStale
 	}
-	metricCache.WithLabelValues(appID, result).Inc()
+	metricCache.WithLabelValues(app.id, result).Inc()
 }
 
 // countFetch counts one Huawei fetch and its duration.

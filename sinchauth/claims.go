@@ -52,7 +52,7 @@ const issuerPrefix = "//rtc.sinch.com/applications/"
 // (unauthorized_client), which should only be said of an otherwise valid
 // assertion.
 func (v *Validator) checkClaims(app *application, p *payload, audiences []string, now time.Time) (*Assertion, *Error) {
-	if rej := checkIdentity(app.key, p); rej != nil {
+	if rej := checkIdentity(app, p); rej != nil {
 		return nil, rej
 	}
 	if rej := checkAudience(p, audiences); rej != nil {
@@ -78,17 +78,18 @@ func (v *Validator) checkClaims(app *application, p *payload, audiences []string
 
 // checkIdentity binds the payload to the header's application key, both
 // through iss and through the payload's own sinch:rtc:application_key.
-func checkIdentity(appKey string, p *payload) *Error {
-	iss, ok := jsonString(p.Iss)
-	if !ok {
-		return reject(ReasonMissingClaim, "iss is missing or not a string")
+func checkIdentity(app *application, p *payload) *Error {
+	if !stringIs(p.Iss, app.issuer) {
+		iss, ok := jsonString(p.Iss)
+		if !ok {
+			return reject(ReasonMissingClaim, "iss is missing or not a string")
+		}
+		return reject(ReasonIssuer, "iss is "+quote(iss)+", expected "+quote(app.issuer))
 	}
-	if want := issuerPrefix + appKey; iss != want {
-		return reject(ReasonIssuer, "iss is "+quote(iss)+", expected "+quote(want))
-	}
-	if k, ok := jsonString(p.AppKey); !ok || k != appKey {
+	if !stringIs(p.AppKey, app.key) {
+		k, _ := jsonString(p.AppKey)
 		return reject(ReasonAppKeyMismatch, "payload sinch:rtc:application_key "+quote(k)+
-			" does not match the header's "+quote(appKey))
+			" does not match the header's "+quote(app.key))
 	}
 	return nil
 }
@@ -99,14 +100,14 @@ func checkAudience(p *payload, audiences []string) *Error {
 	if len(p.Aud) == 0 {
 		return reject(ReasonAudience, "aud is missing")
 	}
+	for _, a := range audiences {
+		if singleStringIs(p.Aud, a) {
+			return nil
+		}
+	}
 	aud, ok := singleString(p.Aud)
 	if !ok {
 		return reject(ReasonAudience, "aud must be a single string (or a one-element array)")
-	}
-	for _, a := range audiences {
-		if aud == a {
-			return nil
-		}
 	}
 	return reject(ReasonAudience, "aud "+quote(aud)+" is not an accepted audience")
 }
@@ -114,7 +115,7 @@ func checkAudience(p *payload, audiences []string) *Error {
 // checkScope requires the Huawei push scope, as a string or a one-element
 // array.
 func checkScope(p *payload) *Error {
-	if s, ok := singleString(p.Scope); !ok || s != HuaweiPushScope {
+	if !singleStringIs(p.Scope, HuaweiPushScope) {
 		return reject(ReasonScope, "scope must be "+quote(HuaweiPushScope))
 	}
 	return nil

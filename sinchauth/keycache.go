@@ -18,6 +18,7 @@ const cacheWindowDays = 2
 // cache of per-day derived keys, so that a request costs no re-derivation.
 type application struct {
 	key     string
+	issuer  string // issuerPrefix + key: the only accepted iss
 	secrets [][]byte
 
 	mu   sync.Mutex                  // serialises cache writers

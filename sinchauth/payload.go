@@ -109,6 +109,26 @@ func isPlainJSONText(b []byte) bool {
 	return true
 }
 
+// stringIs reports whether raw is the JSON string want. A plain string is
+// compared in place, without the copy jsonString makes.
+func stringIs(raw json.RawMessage, want string) bool {
+	if len(raw) >= 2 && raw[0] == '"' && isPlainJSONText(raw[1:len(raw)-1]) {
+		return string(raw[1:len(raw)-1]) == want
+	}
+	s, ok := jsonString(raw)
+	return ok && s == want
+}
+
+// singleStringIs reports whether raw is want as a string or a one-element
+// array (see singleString).
+func singleStringIs(raw json.RawMessage, want string) bool {
+	if len(raw) > 0 && raw[0] == '"' {
+		return stringIs(raw, want)
+	}
+	s, ok := singleString(raw)
+	return ok && s == want
+}
+
 // singleString accepts a string or a one-element array holding a string: the
 // two spellings RFC 7519 allows for a single aud value (and that Sinch's scope
 // may use). Several values are refused on purpose: a token naming several

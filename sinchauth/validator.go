@@ -69,7 +69,7 @@ func NewValidator(cfg Config) (*Validator, error) {
 		v.now = time.Now
 	}
 	for key, secrets := range cfg.Applications {
-		app := &application{key: key}
+		app := &application{key: key, issuer: issuerPrefix + key}
 		for _, s := range secrets {
 			app.secrets = append(app.secrets, append([]byte(nil), s...))
 		}

@@ -45,9 +45,12 @@ func post(ctx context.Context, client *http.Client, url string, body []byte) (in
 
 // round is the outcome of one measured round against one route.
 type round struct {
-	route   string
-	elapsed time.Duration
-	lat     []time.Duration // one per request
+	route     string
+	elapsed   time.Duration
+	lat       []time.Duration // one per request
+	caddyCPU  time.Duration   // CPU Caddy used during the round
+	clientCPU time.Duration   // CPU the load generator used during the round
+	cpuKnown  bool            // false where /proc cannot be read
 }
 
 // runRound sends every body once to url from `workers` goroutines over
@@ -134,16 +137,21 @@ type summary struct {
 	rps       float64
 	p50, p99  time.Duration
 	perRounds []float64 // req/s of each round
+
+	caddyCPUPerReq, clientCPUPerReq time.Duration // 0 when not measured
 }
 
 // summarize merges the rounds of one route.
 func summarize(route string, rounds []round) summary {
 	s := summary{route: route}
 	var lat []time.Duration
+	var caddyCPU, clientCPU time.Duration
+	cpuKnown := true
 	for _, r := range rounds {
 		if r.route != route {
 			continue
 		}
+		caddyCPU, clientCPU, cpuKnown = caddyCPU+r.caddyCPU, clientCPU+r.clientCPU, cpuKnown && r.cpuKnown
 		s.requests += len(r.lat)
 		s.elapsed += r.elapsed
 		s.perRounds = append(s.perRounds, float64(len(r.lat))/r.elapsed.Seconds())
@@ -153,6 +161,10 @@ func summarize(route string, rounds []round) summary {
 		return s
 	}
 	s.rps = float64(s.requests) / s.elapsed.Seconds()
+	if cpuKnown {
+		s.caddyCPUPerReq = caddyCPU / time.Duration(s.requests)
+		s.clientCPUPerReq = clientCPU / time.Duration(s.requests)
+	}
 	slices.Sort(lat)
 	s.p50 = quantile(lat, 0.50)
 	s.p99 = quantile(lat, 0.99)

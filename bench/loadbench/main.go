@@ -76,7 +76,7 @@ func parseFlags() options {
 	flag.IntVar(&o.cold, "cold", 1000, "concurrent requests of the cold-start burst")
 	flag.DurationVar(&o.huaweiLatency, "huawei-latency", 100*time.Millisecond, "latency of the emulated Huawei token endpoint")
 	flag.DurationVar(&o.timeout, "timeout", 5*time.Minute, "give up after this long")
-	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "after the rounds, write a CPU profile of Caddy during one more token-endpoint round to this file")
+	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "after the rounds, write CPU profiles of Caddy during one more round per route to this file (token endpoint) and this file + .respond")
 	flag.Parse()
 	return o
 }
@@ -136,7 +136,7 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	m := &measurement{o: o, emu: emu, tokenURL: base + tokenPath, respondURL: base + respondPath, bodies: bodies, loadBefore: loadBefore}
+	m := &measurement{o: o, emu: emu, caddyPID: caddy.cmd.Process.Pid, tokenURL: base + tokenPath, respondURL: base + respondPath, bodies: bodies, loadBefore: loadBefore}
 	if err := m.coldStart(ctx); err != nil {
 		return err
 	}
@@ -145,7 +145,7 @@ func run(ctx context.Context, o options) error {
 	}
 	m.report(len(bodies[0]), len(answerBody))
 	if o.cpuprofile != "" {
-		if err := m.profileToken(ctx, o.adminPort, sinchSecret, o.cpuprofile, len(answerBody)); err != nil {
+		if err := m.profileRoutes(ctx, o.adminPort, sinchSecret, o.cpuprofile, len(answerBody)); err != nil {
 			return err
 		}
 	}

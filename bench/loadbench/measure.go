@@ -23,6 +23,7 @@ const (
 type measurement struct {
 	o                    options
 	emu                  *huaweitest.Server
+	caddyPID             int
 	tokenURL, respondURL string
 	bodies               [][]byte // unique token requests, consumed in order
 
@@ -81,10 +82,12 @@ func (m *measurement) warmRounds(ctx context.Context, answerBytes int) error {
 			order[0], order[1] = order[1], order[0]
 		}
 		for _, route := range order {
+			meter := startCPU(m.caddyPID)
 			r, err := runRound(ctx, client, route.name, route.url, bodies, m.o.workers, answerBytes)
 			if err != nil {
 				return fmt.Errorf("round %d: %w", i+1, err)
 			}
+			r.caddyCPU, r.clientCPU, r.cpuKnown = meter.stop()
 			m.rounds = append(m.rounds, r)
 			fmt.Printf("  round %d %-9s %8.0f req/s\n", i+1, route.name, float64(len(r.lat))/r.elapsed.Seconds())
 		}
@@ -110,11 +113,19 @@ func (m *measurement) report(requestBytes, answerBytes int) {
 		thr, targetThroughput, verdict(thr >= targetThroughput), p99, targetP99, verdict(p99 <= targetP99))
 	fmt.Printf("throughput ratio of each round pair (the two routes back to back): %s; median %.2f\n",
 		pairRatios(tok, resp), medianOf(ratiosOf(tok, resp)))
+	if tok.caddyCPUPerReq > 0 && resp.caddyCPUPerReq > 0 {
+		fmt.Printf("CPU per request: Caddy %s on sinch_hms, %s on respond (%.2fx); load generator %s and %s\n",
+			us(tok.caddyCPUPerReq), us(resp.caddyCPUPerReq), float64(tok.caddyCPUPerReq)/float64(resp.caddyCPUPerReq),
+			us(tok.clientCPUPerReq), us(resp.clientCPUPerReq))
+	}
 	fmt.Printf("cold start: %d concurrent requests on an empty cache all answered in %s with %d Huawei call (Huawei latency %s)\n",
 		m.o.cold, ms(m.coldTime), m.coldCalls, m.o.huaweiLatency)
 	fmt.Printf("same burst on the warm cache: %s\n", ms(m.warmBurst))
 	fmt.Printf("Huawei calls during warm-up and rounds: %d\n", m.warmCalls)
 }
+
+// us formats a duration in microseconds.
+func us(d time.Duration) string { return fmt.Sprintf("%.1f µs", float64(d)/float64(time.Microsecond)) }
 
 func verdict(ok bool) string {
 	if ok {

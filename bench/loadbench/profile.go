@@ -12,29 +12,35 @@ import (
 // profileSeconds is how long -cpuprofile samples Caddy.
 const profileSeconds = 5
 
-// profileToken runs one more token-endpoint round, sized to last about
-// profileSeconds at the measured rate, while Caddy's admin API samples its
-// CPU (Go's pprof endpoint), and writes the profile to path: where the
-// token endpoint's time goes under load, for `go tool pprof <caddy> <path>`.
-func (m *measurement) profileToken(ctx context.Context, adminPort int, secret, path string, answerBytes int) error {
-	rps := summarize("sinch_hms", m.rounds).rps
-	n := int(rps*profileSeconds*1.2) + 1
-	fmt.Printf("profiling Caddy over %d more token requests ...\n", n)
-	bodies, err := mintBodies(secret, m.tokenURL, n)
-	if err != nil {
-		return err
+// profileRoutes runs one more round per route, each sized to last about
+// profileSeconds at its measured rate, while Caddy's admin API samples its
+// CPU (Go's pprof endpoint), and writes the token endpoint's profile to
+// path and respond's to path + ".respond": where the time goes under load,
+// for `go tool pprof -diff_base <path>.respond <caddy> <path>`.
+func (m *measurement) profileRoutes(ctx context.Context, adminPort int, secret, path string, answerBytes int) error {
+	for _, route := range []struct{ name, url, path string }{
+		{"sinch_hms", m.tokenURL, path},
+		{"respond", m.respondURL, path + ".respond"},
+	} {
+		n := int(summarize(route.name, m.rounds).rps*profileSeconds*1.2) + 1
+		fmt.Printf("profiling Caddy over %d more %s requests ...\n", n, route.name)
+		bodies, err := mintBodies(secret, m.tokenURL, n)
+		if err != nil {
+			return err
+		}
+		done := make(chan error, 1)
+		go func() { done <- fetchProfile(ctx, adminPort, route.path) }()
+		client := newClient(m.o.workers)
+		_, err = runRound(ctx, client, route.name, route.url, bodies, m.o.workers, answerBytes)
+		client.CloseIdleConnections()
+		if err != nil {
+			return err
+		}
+		if err := <-done; err != nil {
+			return err
+		}
+		fmt.Printf("CPU profile of Caddy (%s) written to %s\n", route.name, route.path)
 	}
-	done := make(chan error, 1)
-	go func() { done <- fetchProfile(ctx, adminPort, path) }()
-	client := newClient(m.o.workers)
-	defer client.CloseIdleConnections()
-	if _, err := runRound(ctx, client, "sinch_hms", m.tokenURL, bodies, m.o.workers, answerBytes); err != nil {
-		return err
-	}
-	if err := <-done; err != nil {
-		return err
-	}
-	fmt.Printf("CPU profile of Caddy written to %s\n", path)
 	return nil
 }
 
