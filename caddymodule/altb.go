@@ -25,7 +25,7 @@ func (h *Handler) authorizeAssertion(r *http.Request, form oauthresp.Form, d *de
 	}
 	audiences := h.Audiences
 	if len(audiences) == 0 {
-		audiences = []string{requestURL(r)}
+		audiences = h.ownAudience(r)
 	}
 	a, err := h.validator.Validate(r.Context(), form.Get(paramClientAssertion), audiences)
 	if err != nil {
@@ -40,6 +40,26 @@ func (h *Handler) authorizeAssertion(r *http.Request, form oauthresp.Form, d *de
 		hmsAppID:       a.HMSApplicationID,
 		app:            h.hmsApps[a.HMSApplicationID],
 	}, nil
+}
+
+// ownURL is the default audience built for one scheme, host and path.
+type ownURL struct {
+	tls        bool
+	host, path string
+	audiences  []string // {requestURL}
+}
+
+// ownAudience returns the request's own URL as the accepted audiences. A
+// route answers on one URL, so the last one built is almost always the
+// one wanted, and reusing it spares every request building it again.
+func (h *Handler) ownAudience(r *http.Request) []string {
+	tls, path := r.TLS != nil, r.URL.EscapedPath()
+	if c := h.lastOwnURL.Load(); c != nil && c.tls == tls && c.host == r.Host && c.path == path {
+		return c.audiences
+	}
+	c := &ownURL{tls: tls, host: r.Host, path: path, audiences: []string{requestURL(r)}}
+	h.lastOwnURL.Store(c)
+	return c.audiences
 }
 
 // assertionError maps a rejected assertion to its OAuth answer: an HMS

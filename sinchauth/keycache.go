@@ -34,7 +34,15 @@ type dayKeyCache map[int64][]*signingKey
 // handful of allocations, which a cached key need not pay per request.
 type signingKey struct {
 	key  []byte
-	macs sync.Pool // of hash.Hash, hmac.New(sha256.New, key)
+	macs sync.Pool // of *macState keyed with key
+}
+
+// macState is a keyed HMAC with a scratch buffer: the signing input is a
+// string, and copying it through the buffer in pieces costs no allocation,
+// where []byte(signingInput) would allocate its length.
+type macState struct {
+	mac     hash.Hash
+	scratch [512]byte
 }
 
 func newSigningKey(key []byte) *signingKey { return &signingKey{key: key} }
@@ -45,14 +53,18 @@ func (k *signingKey) verifies(signingInput string, sig []byte) bool {
 	if len(k.key) == 0 || len(sig) != sha256.Size {
 		return false // never verify with an empty key
 	}
-	m, _ := k.macs.Get().(hash.Hash)
+	m, _ := k.macs.Get().(*macState)
 	if m == nil {
-		m = hmac.New(sha256.New, k.key)
+		m = &macState{mac: hmac.New(sha256.New, k.key)}
 	}
-	m.Write([]byte(signingInput))
+	for rest := signingInput; rest != ""; {
+		n := copy(m.scratch[:], rest)
+		m.mac.Write(m.scratch[:n])
+		rest = rest[n:]
+	}
 	var sum [sha256.Size]byte
-	ok := hmac.Equal(m.Sum(sum[:0]), sig)
-	m.Reset()
+	ok := hmac.Equal(m.mac.Sum(sum[:0]), sig)
+	m.mac.Reset()
 	k.macs.Put(m)
 	return ok
 }
