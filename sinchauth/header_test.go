@@ -1,6 +1,7 @@
 package sinchauth
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -114,4 +115,38 @@ func hmacB64(key []byte, in string) string {
 	m := hmac.New(sha256.New, key)
 	m.Write([]byte(in))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// TestConcurrentValidationSharesCachesSafely runs many validations at
+// once, over several headers and two rotated secrets, so that the race
+// detector sees the header cache, the key cache and the HMAC pools shared.
+func TestConcurrentValidationSharesCachesSafely(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.Applications[testAppKey] = [][]byte{testSecret, testSecret2} })
+	const n = 200
+	toks := make([]string, n)
+	for i := range toks {
+		h, p := f.header(), f.claims()
+		h["typ"] = "JWT-" + strconv.Itoa(i%5)
+		p["nonce"] = "concurrent-" + strconv.Itoa(i)
+		secret := testSecret
+		if i%2 == 1 {
+			secret = testSecret2
+		}
+		toks[i] = f.token(h, p, secret)
+	}
+	errs := make(chan error, n)
+	for _, tok := range toks {
+		go func() {
+			_, err := f.v.Validate(context.Background(), tok, []string{testAudience})
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if got := f.store.Len(); got != n {
+		t.Errorf("replay store holds %d nonces, want %d", got, n)
+	}
 }
