@@ -119,9 +119,11 @@ func checkConfig(cfg Config) error {
 // On success the nonce has been claimed in the replay store.
 //
 // Every failure is an *Error (see ReasonOf). The order is: size and
-// alphabet, JWS structure and alg, header (crit, application, kid vs iat),
-// signature, claims, and last the nonce, so a rejected assertion never
-// records one.
+// alphabet, JWS structure, header (alg, crit, application, kid), signature,
+// kid vs iat, claims, and last the nonce, so a rejected assertion never
+// records one. The payload is decoded only once the signature verified; a
+// failed signature is reported as a malformed payload, a missing iat or a
+// bad kid first when it is one (see explainBadSignature).
 func (v *Validator) Validate(ctx context.Context, assertion string, audiences []string) (*Assertion, error) {
 	a, rej := v.validate(ctx, assertion, audiences)
 	if rej != nil {
