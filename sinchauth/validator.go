@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -151,30 +152,21 @@ func (v *Validator) validate(ctx context.Context, assertion string, audiences []
 	return a, nil
 }
 
-// checkShape is the cheap pre-parse gate: a size bound and the base64url
-// alphabet plus dots. The alphabet check closes a gap in strict decoding:
-// Go's base64 decoder skips CR and LF even in strict mode, which would give
-// one signature several accepted spellings.
+// checkShape is the cheap pre-parse gate: a size bound, and no CR or LF.
+// Strict base64url decoding refuses every other byte outside the alphabet
+// (and every segment is decoded, or matched exactly against a header that
+// was), but Go's decoder skips CR and LF even in strict mode, which would
+// give one signature several accepted spellings. Two vectorised byte
+// searches cost less than a check of each byte.
 func checkShape(s string) *Error {
 	if len(s) > MaxAssertionSize {
 		return reject(ReasonMalformed, fmt.Sprintf("assertion is %d bytes, more than %d", len(s), MaxAssertionSize))
 	}
-	for i := 0; i < len(s); i++ {
-		if !compactAlphabet[s[i]] {
-			return reject(ReasonMalformed, fmt.Sprintf("byte %d is not base64url (padding and whitespace are not allowed)", i))
-		}
+	if i := max(strings.IndexByte(s, '\r'), strings.IndexByte(s, '\n')); i >= 0 {
+		return reject(ReasonMalformed, "line breaks are not allowed in an assertion")
 	}
 	return nil
 }
-
-// compactAlphabet marks the bytes a compact JWS may contain: the base64url
-// alphabet and the dot. A table lookup per byte keeps the gate cheap.
-var compactAlphabet = func() (t [256]bool) {
-	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") {
-		t[c] = true
-	}
-	return t
-}()
 
 // verify splits the assertion, checks its header, verifies its signature
 // with the keys the header selects and only then decodes the payload: the

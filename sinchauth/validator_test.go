@@ -529,3 +529,21 @@ func TestDetailQuotesUntrustedValues(t *testing.T) {
 		t.Errorf("detail not sanitised: %q", e.Detail)
 	}
 }
+
+// TestRejectsAnyByteOutsideTheAlphabet: a byte that is not base64url in
+// any segment is refused as malformed, also when the header is already in
+// the cache. checkShape looks for line breaks only; strict decoding refuses
+// the rest, and this pins that every segment is decoded or matched exactly.
+func TestRejectsAnyByteOutsideTheAlphabet(t *testing.T) {
+	f := newFixture(t)
+	f.expectOK(f.valid(nil)) // its header is now cached
+	tok := f.valid(func(_, p map[string]any) { p["nonce"] = "alphabet" })
+	first, last := strings.IndexByte(tok, '.'), strings.LastIndexByte(tok, '.')
+	for _, at := range []int{first / 2, (first + last) / 2, (last + len(tok)) / 2} {
+		for _, b := range []byte{' ', '\t', '\r', '\n', '=', '+', '/', '%', '"', 0x00, 0x7f, 0x80, 0xff} {
+			bad := tok[:at] + string([]byte{b}) + tok[at:]
+			f.expectReason(bad, ReasonMalformed)
+		}
+	}
+	f.expectOK(tok)
+}
