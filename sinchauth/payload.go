@@ -44,24 +44,23 @@ func (p *payload) claim(name string) *json.RawMessage {
 	return nil
 }
 
-// decodePayload decodes a payload segment (strict base64url, golang-jwt's
+// decodePayload decodes a payload segment into p (strict base64url, golang-jwt's
 // strict decoding). Sinch's payloads are flat objects of plain strings and
 // numbers, which scanFlatObject reads in one pass; anything else goes
 // through encoding/json. A JSON null gives a payload with every claim
 // absent, as it gave an empty map.
-func (v *Validator) decodePayload(seg string) (*payload, *Error) {
+func (v *Validator) decodePayload(seg string, p *payload) *Error {
 	raw, err := v.parser.DecodeSegment(seg)
 	if err != nil {
-		return nil, reject(ReasonMalformed, "payload is not strictly encoded base64url")
+		return reject(ReasonMalformed, "payload is not strictly encoded base64url")
 	}
-	p := new(payload)
 	if scanFlatObject(raw, p) {
-		return p, nil
+		return nil
 	}
 	if err := decodePayloadJSON(raw, p); err != nil {
-		return nil, reject(ReasonMalformed, "payload is not a JSON object")
+		return reject(ReasonMalformed, "payload is not a JSON object")
 	}
-	return p, nil
+	return nil
 }
 
 // decodePayloadJSON is the general decoding: through a map, so names match

@@ -72,8 +72,8 @@ func TestDecodePayloadLikeAMap(t *testing.T) {
 		{`{}`, "", false},
 		{`null`, "", false},
 	} {
-		p, rej := v.decodePayload(base64.RawURLEncoding.EncodeToString([]byte(c.in)))
-		if rej != nil {
+		p := new(payload)
+		if rej := v.decodePayload(base64.RawURLEncoding.EncodeToString([]byte(c.in)), p); rej != nil {
 			t.Fatalf("%s: %v", c.in, rej)
 		}
 		if iss, ok := jsonString(p.Iss); iss != c.iss || ok != c.ok {
@@ -84,7 +84,7 @@ func TestDecodePayloadLikeAMap(t *testing.T) {
 		t.Error("nbf null read as absent: it must be refused as not a NumericDate")
 	}
 	for _, in := range []string{`[]`, `"x"`, `{`, `{"iss":"a"}x`} {
-		if _, rej := v.decodePayload(base64.RawURLEncoding.EncodeToString([]byte(in))); rej == nil || rej.Reason != ReasonMalformed {
+		if rej := v.decodePayload(base64.RawURLEncoding.EncodeToString([]byte(in)), new(payload)); rej == nil || rej.Reason != ReasonMalformed {
 			t.Errorf("%s: %v, want %s", in, rej, ReasonMalformed)
 		}
 	}
@@ -92,8 +92,8 @@ func TestDecodePayloadLikeAMap(t *testing.T) {
 
 func mustPayload(t *testing.T, v *Validator, in string) *payload {
 	t.Helper()
-	p, rej := v.decodePayload(base64.RawURLEncoding.EncodeToString([]byte(in)))
-	if rej != nil {
+	p := new(payload)
+	if rej := v.decodePayload(base64.RawURLEncoding.EncodeToString([]byte(in)), p); rej != nil {
 		t.Fatalf("%s: %v", in, rej)
 	}
 	return p

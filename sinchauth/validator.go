@@ -138,11 +138,12 @@ func (v *Validator) validate(ctx context.Context, assertion string, audiences []
 		return nil, rej
 	}
 	now := v.now()
-	app, claims, rej := v.verify(assertion, epochDay(now))
+	var claims payload // on the stack: its values point into the decoded segment
+	app, rej := v.verify(assertion, epochDay(now), &claims)
 	if rej != nil {
 		return nil, rej
 	}
-	a, rej := v.checkClaims(app, claims, audiences, now)
+	a, rej := v.checkClaims(app, &claims, audiences, now)
 	if rej != nil {
 		return nil, rej
 	}
@@ -173,33 +174,32 @@ func checkShape(s string) *Error {
 // JSON an anonymous caller can send reaches no decoder but the header's,
 // and a known header not even that one (see headerCache). Only after verify
 // returns without error may the payload be trusted.
-func (v *Validator) verify(assertion string, today int64) (*application, *payload, *Error) {
+func (v *Validator) verify(assertion string, today int64, p *payload) (*application, *Error) {
 	jws, ok := splitCompact(assertion)
 	if !ok {
-		return nil, nil, reject(ReasonMalformed, "not a compact JWS of three dot-separated segments")
+		return nil, reject(ReasonMalformed, "not a compact JWS of three dot-separated segments")
 	}
 	h, cached, rej := v.header(jws.header)
 	if rej != nil {
-		return nil, nil, rej
+		return nil, rej
 	}
 	sig, err := v.parser.DecodeSegment(jws.signature)
 	if err != nil {
-		return nil, nil, reject(ReasonMalformed, "signature is not strictly encoded base64url")
+		return nil, reject(ReasonMalformed, "signature is not strictly encoded base64url")
 	}
 	if !anyVerifies(h.app.signingKeys(h.kid, today), jws.signingInput, sig) {
-		return nil, nil, v.explainBadSignature(h, jws)
+		return nil, v.explainBadSignature(h, jws)
 	}
 	if !cached {
 		v.headers.remember(jws.header, h)
 	}
-	p, rej := v.decodePayload(jws.payload)
-	if rej != nil {
-		return nil, nil, rej
+	if rej := v.decodePayload(jws.payload, p); rej != nil {
+		return nil, rej
 	}
 	if rej := checkKeyDay(h, p); rej != nil {
-		return nil, nil, rej
+		return nil, rej
 	}
-	return h.app, p, nil
+	return h.app, nil
 }
 
 // explainBadSignature names why an assertion whose signature did not verify
@@ -207,11 +207,11 @@ func (v *Validator) verify(assertion string, today int64) (*application, *payloa
 // from iat is reported as such, as golang-jwt's parse-then-verify order
 // did; anything else is a bad signature. This runs on refusals only.
 func (v *Validator) explainBadSignature(h *joseHeader, jws compactJWS) *Error {
-	p, rej := v.decodePayload(jws.payload)
-	if rej != nil {
+	var p payload
+	if rej := v.decodePayload(jws.payload, &p); rej != nil {
 		return rej
 	}
-	if rej := checkKeyDay(h, p); rej != nil {
+	if rej := checkKeyDay(h, &p); rej != nil {
 		return rej
 	}
 	return reject(ReasonSignature, "signature does not verify with any configured secret of application "+quote(h.app.key))
