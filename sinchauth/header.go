@@ -3,6 +3,7 @@ package sinchauth
 import (
 	"encoding/json"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -127,7 +128,7 @@ func (c *headerCache) get(seg string) *joseHeader {
 func (c *headerCache) remember(seg string, h *joseHeader) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	next := map[string]*joseHeader{seg: h}
+	next := map[string]*joseHeader{strings.Clone(seg): h} // not a slice of the whole assertion
 	if old := c.headers.Load(); old != nil && len(*old) < maxCachedHeaders {
 		for s, oh := range *old {
 			next[s] = oh

@@ -11,8 +11,9 @@ import (
 // value, as in a map (and unlike encoding/json's case-insensitive struct
 // fields).
 //
-// The payload is decoded only once the signature has verified (see
-// Validator.verify), so its contents come from a holder of the secret.
+// The claims are trusted only once the signature has verified (see
+// Validator.verify), so what the checks read comes from a holder of the
+// secret; an unverified payload is decoded only to name a refusal's reason.
 type payload struct {
 	Iss, Sub, Aud, Scope, AppKey json.RawMessage
 	Iat, Exp, Nbf, Nonce         json.RawMessage

@@ -119,8 +119,8 @@ func checkConfig(cfg Config) error {
 // values (the caller passes the configured list, or the request's own URL).
 // On success the nonce has been claimed in the replay store.
 //
-// Every failure is an *Error (see ReasonOf). The order is: size and
-// alphabet, JWS structure, header (alg, crit, application, kid), signature,
+// Every failure is an *Error (see ReasonOf). The order is: size and line
+// breaks, JWS structure, header (alg, crit, application, kid), signature,
 // kid vs iat, claims, and last the nonce, so a rejected assertion never
 // records one. The payload is decoded only once the signature verified; a
 // failed signature is reported as a malformed payload, a missing iat or a
@@ -170,10 +170,11 @@ func checkShape(s string) *Error {
 }
 
 // verify splits the assertion, checks its header, verifies its signature
-// with the keys the header selects and only then decodes the payload: the
-// JSON an anonymous caller can send reaches no decoder but the header's,
-// and a known header not even that one (see headerCache). Only after verify
-// returns without error may the payload be trusted.
+// with the keys the header selects and only then decodes the payload into
+// p, so the claims the checks read come from a holder of the secret (an
+// unverified payload is decoded only to name the reason of the refusal),
+// and a header already seen is not decoded again (see headerCache). Only
+// after verify returns without error may p be trusted.
 func (v *Validator) verify(assertion string, today int64, p *payload) (*application, *Error) {
 	jws, ok := splitCompact(assertion)
 	if !ok {
