@@ -125,15 +125,61 @@ func decodePair(pair string) (string, string, error) {
 	return name, value, nil
 }
 
-// queryUnescape is url.QueryUnescape with a shortcut for text without '%'
-// or '+', which QueryUnescape returns unchanged: the client assertion, most
-// of the body, is base64url and dots. Two vectorised byte searches replace
-// QueryUnescape's byte-by-byte scan.
+// queryUnescape is url.QueryUnescape, faster: text without '%' or '+' (the
+// client assertion, most of the body) is returned as it is, found by two
+// vectorised byte searches, and the runs between escapes are copied whole
+// rather than byte by byte. FuzzQueryUnescape holds it to url.QueryUnescape.
 func queryUnescape(s string) (string, error) {
-	if strings.IndexByte(s, '%') < 0 && strings.IndexByte(s, '+') < 0 {
+	next := escapeIndex(s)
+	if next < 0 {
 		return s, nil
 	}
-	return url.QueryUnescape(s)
+	var b strings.Builder
+	b.Grow(len(s))
+	for next >= 0 {
+		b.WriteString(s[:next])
+		if s[next] == '+' {
+			b.WriteByte(' ')
+			s = s[next+1:]
+		} else {
+			if next+2 >= len(s) || !isHex(s[next+1]) || !isHex(s[next+2]) {
+				return "", errBadEscape
+			}
+			b.WriteByte(unhex(s[next+1])<<4 | unhex(s[next+2]))
+			s = s[next+3:]
+		}
+		next = escapeIndex(s)
+	}
+	b.WriteString(s)
+	return b.String(), nil
+}
+
+var errBadEscape = errors.New("invalid URL escape")
+
+// escapeIndex returns the index of the first '%' or '+' in s, or -1.
+func escapeIndex(s string) int {
+	i, j := strings.IndexByte(s, '%'), strings.IndexByte(s, '+')
+	switch {
+	case i < 0:
+		return j
+	case j < 0:
+		return i
+	}
+	return min(i, j)
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	}
+	return c - 'a' + 10
 }
 
 // readBody appends at most limit bytes of the request body to buf (empty,

@@ -3,6 +3,7 @@ package oauthresp
 import (
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -134,6 +135,42 @@ func FuzzParseFormBody(f *testing.F) {
 			if again[k] != v {
 				t.Fatalf("round trip changed %q", k)
 			}
+		}
+	})
+}
+
+func TestQueryUnescape(t *testing.T) {
+	for in, want := range map[string]string{
+		"":    "",
+		"abc": "abc",
+		"https%3A%2F%2Fpush-api.cloud.huawei.com": "https://push-api.cloud.huawei.com",
+		"a+b%2Bc":             "a b+c",
+		"%e2%82%ac+%E2%82%AC": "€ €",
+		"%00%ff":              "\x00\xff",
+		"+++":                 "   ",
+	} {
+		if got, err := queryUnescape(in); err != nil || got != want {
+			t.Errorf("queryUnescape(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"%", "%4", "a%4", "%zz", "%4g", "%%41", "abc%"} {
+		if got, err := queryUnescape(in); err == nil {
+			t.Errorf("queryUnescape(%q) = %q, want an error", in, got)
+		}
+	}
+}
+
+// FuzzQueryUnescape holds queryUnescape to url.QueryUnescape: the same
+// text, or an error for both.
+func FuzzQueryUnescape(f *testing.F) {
+	for _, s := range []string{"", "a+b", "%41%4a%4A", "%", "%4", "%zz", "https%3A%2F%2Fx", "\xff%ff+"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := queryUnescape(s)
+		want, wantErr := url.QueryUnescape(s)
+		if (err != nil) != (wantErr != nil) || got != want {
+			t.Fatalf("queryUnescape(%q) = %q, %v; url.QueryUnescape gives %q, %v", s, got, err, want, wantErr)
 		}
 	})
 }
