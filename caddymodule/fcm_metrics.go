@@ -93,13 +93,7 @@ func instrumentGoogle(number string, next tokencache.Fetcher) tokencache.Fetcher
 	return tokencache.FetcherFunc(func(ctx context.Context) (tokencache.Token, error) {
 		start := time.Now()
 		tok, err := next.Fetch(ctx)
-		outcome := fetchSuccess
-		switch tokencache.KindOf(err) {
-		case tokencache.KindRejected:
-			outcome = fetchRejected
-		case tokencache.KindUnavailable:
-			outcome = fetchUnavailable
-		}
+		outcome := fetchOutcome(err)
 		metricGoogleFetches.WithLabelValues(number, outcome).Inc()
 		metricGoogleFetchSeconds.WithLabelValues(number, outcome).Observe(time.Since(start).Seconds())
 		return tok, err

@@ -25,10 +25,7 @@ func (h *FCMHandler) googleFetcher(number string, project *fcmupstream.Project, 
 		return nil, err
 	}
 	h.pooled = append(h.pooled, key)
-	prefix := h.TokenStore.KeyPrefix
-	if prefix == "" {
-		prefix = redisstore.DefaultPrefix
-	}
+	prefix := h.TokenStore.keyPrefix()
 	digest := project.SecretDigest()
 	return &redisstore.SharedFetcher{
 		Client:  c,

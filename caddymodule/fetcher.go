@@ -33,13 +33,7 @@ func (f *instrumentedFetcher) Fetch(ctx context.Context) (tokencache.Token, erro
 	tok, err := f.next.Fetch(ctx)
 	took := time.Since(start)
 	f.status.record(f.h.now(), err)
-	outcome := fetchSuccess
-	switch tokencache.KindOf(err) {
-	case tokencache.KindRejected:
-		outcome = fetchRejected
-	case tokencache.KindUnavailable:
-		outcome = fetchUnavailable
-	}
+	outcome := fetchOutcome(err)
 	if !f.h.DisableMetrics {
 		countFetch(f.appID, outcome, took)
 	}
@@ -61,4 +55,16 @@ func (f *instrumentedFetcher) log(tok tokencache.Token, err error, outcome strin
 		return
 	}
 	f.h.logger.Warn("huawei token fetch failed", append(fields, zap.Error(err))...)
+}
+
+// fetchOutcome is the metric label of a fetch's result, for Huawei and
+// Google alike.
+func fetchOutcome(err error) string {
+	switch tokencache.KindOf(err) {
+	case tokencache.KindRejected:
+		return fetchRejected
+	case tokencache.KindUnavailable:
+		return fetchUnavailable
+	}
+	return fetchSuccess
 }

@@ -37,6 +37,14 @@ const redisStartupPing = 2 * time.Second
 // isRedis reports whether s selects the Redis backend.
 func (s *StoreConfig) isRedis() bool { return s != nil && s.Backend == backendRedis }
 
+// keyPrefix is the configured key prefix, or redisstore's default.
+func (s *StoreConfig) keyPrefix() string {
+	if s.KeyPrefix == "" {
+		return redisstore.DefaultPrefix
+	}
+	return s.KeyPrefix
+}
+
 // check validates a store config without changing it.
 func (s *StoreConfig) check() error {
 	if s == nil {
@@ -165,10 +173,7 @@ func (h *Handler) tokenFetcher(appID, secret string, inner tokencache.Fetcher) (
 		return nil, err
 	}
 	h.pooled = append(h.pooled, key)
-	prefix := h.TokenStore.KeyPrefix
-	if prefix == "" {
-		prefix = redisstore.DefaultPrefix
-	}
+	prefix := h.TokenStore.keyPrefix()
 	tokenURL := h.HuaweiTokenURL
 	if tokenURL == "" {
 		tokenURL = hmsupstream.DefaultTokenURL

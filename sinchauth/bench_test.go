@@ -25,24 +25,28 @@ func benchTokens(b *testing.B, n int) []string {
 	return toks
 }
 
+// newBenchValidator is a validator on the fixed test clock with an empty
+// memory replay store.
+func newBenchValidator(b *testing.B) *Validator {
+	clock := func() time.Time { return testNow }
+	v, err := NewValidator(Config{
+		Applications:    map[string][][]byte{testAppKey: {testSecret}},
+		HMSApplications: map[string]bool{testHMSApp: true},
+		ClockSkew:       testSkew, MaxLifetime: testLifetime,
+		Replay: NewMemoryReplayStore(clock), Now: clock,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return v
+}
+
 // BenchmarkValidate is the full check, replay claim included, one unique
 // nonce per iteration.
 func BenchmarkValidate(b *testing.B) {
 	const pool = 1 << 16
 	toks := benchTokens(b, pool)
-	clock := func() time.Time { return testNow }
-	newV := func() *Validator {
-		v, err := NewValidator(Config{
-			Applications:    map[string][][]byte{testAppKey: {testSecret}},
-			HMSApplications: map[string]bool{testHMSApp: true},
-			ClockSkew:       testSkew, MaxLifetime: testLifetime,
-			Replay: NewMemoryReplayStore(clock), Now: clock,
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-		return v
-	}
+	newV := func() *Validator { return newBenchValidator(b) }
 	v := newV()
 	aud := []string{testAudience}
 	ctx := context.Background()
@@ -83,19 +87,7 @@ func BenchmarkGolangJWTBaseline(b *testing.B) {
 func BenchmarkValidateVsBaseline(b *testing.B) {
 	const pool = 1 << 16
 	toks := benchTokens(b, pool)
-	clock := func() time.Time { return testNow }
-	newV := func() *Validator {
-		v, err := NewValidator(Config{
-			Applications:    map[string][][]byte{testAppKey: {testSecret}},
-			HMSApplications: map[string]bool{testHMSApp: true},
-			ClockSkew:       testSkew, MaxLifetime: testLifetime,
-			Replay: NewMemoryReplayStore(clock), Now: clock,
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-		return v
-	}
+	newV := func() *Validator { return newBenchValidator(b) }
 	key := DeriveSigningKey(testSecret, testNow.Format(dayLayout))
 	p := jwt.NewParser(jwt.WithValidMethods([]string{"HS256"}), jwt.WithoutClaimsValidation())
 	keyFunc := func(*jwt.Token) (any, error) { return key, nil }

@@ -51,7 +51,7 @@ const issuerPrefix = "//rtc.sinch.com/applications/"
 // claims: an unknown HMS application gets a distinct OAuth error
 // (unauthorized_client), which should only be said of an otherwise valid
 // assertion.
-func (v *Validator) checkClaims(app *application, p *payload, audiences []string, now time.Time) (*Assertion, *Error) {
+func (v *Validator) checkClaims(app *application, p *payload, iat time.Time, audiences []string, now time.Time) (*Assertion, *Error) {
 	if rej := checkIdentity(app, p); rej != nil {
 		return nil, rej
 	}
@@ -61,7 +61,7 @@ func (v *Validator) checkClaims(app *application, p *payload, audiences []string
 	if rej := checkScope(p); rej != nil {
 		return nil, rej
 	}
-	iat, exp, rej := v.checkTimes(p, now)
+	exp, rej := v.checkTimes(p, iat, now)
 	if rej != nil {
 		return nil, rej
 	}
@@ -121,36 +121,33 @@ func checkScope(p *payload) *Error {
 	return nil
 }
 
-// checkTimes applies iat, exp, lifetime and nbf rules with one clock reading.
-func (v *Validator) checkTimes(p *payload, now time.Time) (iat, exp time.Time, rej *Error) {
-	iat, _, ok := numericDate(p.Iat)
+// checkTimes applies iat, exp, lifetime and nbf rules with one clock
+// reading. iat was read, and found a NumericDate, by checkKeyDay.
+func (v *Validator) checkTimes(p *payload, iat, now time.Time) (exp time.Time, rej *Error) {
+	exp, _, ok := numericDate(p.Exp)
 	if !ok {
-		return iat, exp, reject(ReasonMissingClaim, "iat is missing or not a NumericDate")
-	}
-	exp, _, ok = numericDate(p.Exp)
-	if !ok {
-		return iat, exp, reject(ReasonMissingClaim, "exp is missing or not a NumericDate")
+		return exp, reject(ReasonMissingClaim, "exp is missing or not a NumericDate")
 	}
 	if iat.After(now.Add(v.skew)) {
-		return iat, exp, reject(ReasonIssuedInFuture, "iat "+iat.Format(time.RFC3339)+" is after now "+now.UTC().Format(time.RFC3339)+" + clock skew")
+		return exp, reject(ReasonIssuedInFuture, "iat "+iat.Format(time.RFC3339)+" is after now "+now.UTC().Format(time.RFC3339)+" + clock skew")
 	}
 	if !exp.After(now.Add(-v.skew)) {
-		return iat, exp, reject(ReasonExpired, "exp "+exp.Format(time.RFC3339)+" is not after now "+now.UTC().Format(time.RFC3339)+" - clock skew")
+		return exp, reject(ReasonExpired, "exp "+exp.Format(time.RFC3339)+" is not after now "+now.UTC().Format(time.RFC3339)+" - clock skew")
 	}
 	if !exp.After(iat) {
-		return iat, exp, reject(ReasonLifetime, "exp is not after iat")
+		return exp, reject(ReasonLifetime, "exp is not after iat")
 	}
 	if life := exp.Sub(iat); life > v.maxLifetime {
-		return iat, exp, reject(ReasonLifetime, "exp - iat is "+life.String()+", more than "+v.maxLifetime.String())
+		return exp, reject(ReasonLifetime, "exp - iat is "+life.String()+", more than "+v.maxLifetime.String())
 	}
 	nbf, present, ok := numericDate(p.Nbf)
 	if present && !ok {
-		return iat, exp, reject(ReasonMissingClaim, "nbf is not a NumericDate")
+		return exp, reject(ReasonMissingClaim, "nbf is not a NumericDate")
 	}
 	if present && nbf.After(now.Add(v.skew)) {
-		return iat, exp, reject(ReasonNotYetValid, "nbf "+nbf.Format(time.RFC3339)+" is after now + clock skew")
+		return exp, reject(ReasonNotYetValid, "nbf "+nbf.Format(time.RFC3339)+" is after now + clock skew")
 	}
-	return iat, exp, nil
+	return exp, nil
 }
 
 // checkNonce requires a non-empty, bounded string nonce.

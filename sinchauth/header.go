@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Header and payload names Sinch uses for the application key.
@@ -85,19 +86,20 @@ func (v *Validator) headerApplication(h map[string]any) (*application, *Error) {
 	return app, nil
 }
 
-// checkKeyDay compares the kid's date with iat's UTC date: a key derived for
-// another day is refused even if it verifies, so a derived key that leaks
-// stops being useful after a day.
-func checkKeyDay(h *joseHeader, p *payload) *Error {
+// checkKeyDay reads iat and compares the kid's date with its UTC date: a
+// key derived for another day is refused even if it verifies, so a derived
+// key that leaks stops being useful after a day. It returns iat for the
+// time checks that follow.
+func checkKeyDay(h *joseHeader, p *payload) (time.Time, *Error) {
 	iat, _, ok := numericDate(p.Iat)
 	if !ok {
-		return reject(ReasonMissingClaim, "iat is missing or not a NumericDate")
+		return iat, reject(ReasonMissingClaim, "iat is missing or not a NumericDate")
 	}
 	if gap := abs64(h.kid.date - epochDay(iat)); gap > maxKidDayGap {
-		return reject(ReasonKeyID, "kid "+quote(h.rawKid)+" is "+strconv.FormatInt(gap, 10)+
+		return iat, reject(ReasonKeyID, "kid "+quote(h.rawKid)+" is "+strconv.FormatInt(gap, 10)+
 			" days from iat's UTC date "+iat.Format(dayLayout))
 	}
-	return nil
+	return iat, nil
 }
 
 // maxCachedHeaders bounds the header cache. Sinch signs every assertion of

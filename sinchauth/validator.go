@@ -139,11 +139,11 @@ func (v *Validator) validate(ctx context.Context, assertion string, audiences []
 	}
 	now := v.now()
 	var claims payload // on the stack: its values point into the decoded segment
-	app, rej := v.verify(assertion, epochDay(now), &claims)
+	app, iat, rej := v.verify(assertion, epochDay(now), &claims)
 	if rej != nil {
 		return nil, rej
 	}
-	a, rej := v.checkClaims(app, &claims, audiences, now)
+	a, rej := v.checkClaims(app, &claims, iat, audiences, now)
 	if rej != nil {
 		return nil, rej
 	}
@@ -174,33 +174,35 @@ func checkShape(s string) *Error {
 // p, so the claims the checks read come from a holder of the secret (an
 // unverified payload is decoded only to name the reason of the refusal),
 // and a header already seen is not decoded again (see headerCache). Only
-// after verify returns without error may p be trusted.
-func (v *Validator) verify(assertion string, today int64, p *payload) (*application, *Error) {
+// after verify returns without error may p be trusted; it returns iat,
+// which the kid check has read.
+func (v *Validator) verify(assertion string, today int64, p *payload) (*application, time.Time, *Error) {
 	jws, ok := splitCompact(assertion)
 	if !ok {
-		return nil, reject(ReasonMalformed, "not a compact JWS of three dot-separated segments")
+		return nil, time.Time{}, reject(ReasonMalformed, "not a compact JWS of three dot-separated segments")
 	}
 	h, cached, rej := v.header(jws.header)
 	if rej != nil {
-		return nil, rej
+		return nil, time.Time{}, rej
 	}
 	sig, err := v.parser.DecodeSegment(jws.signature)
 	if err != nil {
-		return nil, reject(ReasonMalformed, "signature is not strictly encoded base64url")
+		return nil, time.Time{}, reject(ReasonMalformed, "signature is not strictly encoded base64url")
 	}
 	if !anyVerifies(h.app.signingKeys(h.kid, today), jws.signingInput, sig) {
-		return nil, v.explainBadSignature(h, jws)
+		return nil, time.Time{}, v.explainBadSignature(h, jws)
 	}
 	if !cached {
 		v.headers.remember(jws.header, h)
 	}
 	if rej := v.decodePayload(jws.payload, p); rej != nil {
-		return nil, rej
+		return nil, time.Time{}, rej
 	}
-	if rej := checkKeyDay(h, p); rej != nil {
-		return nil, rej
+	iat, rej := checkKeyDay(h, p)
+	if rej != nil {
+		return nil, time.Time{}, rej
 	}
-	return h.app, nil
+	return h.app, iat, nil
 }
 
 // explainBadSignature names why an assertion whose signature did not verify
@@ -212,7 +214,7 @@ func (v *Validator) explainBadSignature(h *joseHeader, jws compactJWS) *Error {
 	if rej := v.decodePayload(jws.payload, &p); rej != nil {
 		return rej
 	}
-	if rej := checkKeyDay(h, &p); rej != nil {
+	if _, rej := checkKeyDay(h, &p); rej != nil {
 		return rej
 	}
 	return reject(ReasonSignature, "signature does not verify with any configured secret of application "+quote(h.app.key))
