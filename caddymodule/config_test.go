@@ -154,12 +154,14 @@ func TestConfigLoadErrors(t *testing.T) {
 		return globalOptions + fmt.Sprintf("%s {\n\troute /t {\n\t\tsinch_hms {\n%s\n\t\t}\n\t}\n}\n", testBase, body)
 	}
 	for name, tc := range map[string]struct{ body, want string }{
-		"no hms_application":   {"sinch_application k " + testSinchSecret, "no hms_application"},
-		"no sinch_application": {"hms_application 1 s", "no sinch_application"},
-		"bad base64 secret":    {"sinch_application k ab$cd\nhms_application 1 s", "secret #1"},
-		"unknown subdirective": {"sinch_application k " + testSinchSecret + "\nhms_application 1 s\nfrobnicate", "unrecognized subdirective"},
-		"missing env secret":   {"sinch_application k {env.SINCH_HMS_TEST_MISSING}\nhms_application 1 s", "placeholder"},
-		"missing file secret":  {"sinch_application k " + testSinchSecret + "\nhms_application 1 {file./nonexistent/hms-secret}", "placeholder"},
+		"no hms_application":    {"sinch_application k " + testSinchSecret, "no hms_application"},
+		"no sinch_application":  {"hms_application 1 s", "no sinch_application"},
+		"bad base64 secret":     {"sinch_application k ab$cd\nhms_application 1 s", "secret #1"},
+		"unknown subdirective":  {"sinch_application k " + testSinchSecret + "\nhms_application 1 s\nfrobnicate", "unrecognized subdirective"},
+		"missing env secret":    {"sinch_application k {env.SINCH_HMS_TEST_MISSING}\nhms_application 1 s", "placeholder"},
+		"lifetime over 24h":     {"sinch_application k " + testSinchSecret + "\nhms_application 1 s\nmax_assertion_lifetime 25h", "at most 24h"},
+		"lifetime of centuries": {"sinch_application k " + testSinchSecret + "\nhms_application 1 s\nmax_assertion_lifetime 2100000h", "at most 24h"},
+		"missing file secret":   {"sinch_application k " + testSinchSecret + "\nhms_application 1 {file./nonexistent/hms-secret}", "placeholder"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			msg := loadError(t, site(tc.body))

@@ -67,7 +67,8 @@ type Handler struct {
 	// ClockSkew is the leeway allowed on `iat`, `exp` and `nbf`. Default: 60s.
 	ClockSkew caddy.Duration `json:"clock_skew,omitempty"`
 
-	// MaxAssertionLifetime is the longest `exp - iat` accepted. Default: 1h.
+	// MaxAssertionLifetime is the longest `exp - iat` accepted. Default: 1h;
+	// at most 24h.
 	MaxAssertionLifetime caddy.Duration `json:"max_assertion_lifetime,omitempty"`
 
 	// ReplayStore remembers the nonces of accepted assertions.
@@ -222,6 +223,9 @@ func (h *Handler) Validate() error {
 	if time.Duration(h.ClockSkew) < 0 || time.Duration(h.MaxAssertionLifetime) < 0 || time.Duration(h.RefreshBefore) < 0 {
 		return errors.New("sinch_hms: durations must not be negative")
 	}
+	if life := time.Duration(h.MaxAssertionLifetime); life > sinchauth.MaxLifetimeCeiling {
+		return fmt.Errorf("max_assertion_lifetime is %v: at most %v is accepted", life, sinchauth.MaxLifetimeCeiling)
+	}
 	if err := checkHTTPURL(h.HuaweiTokenURL); err != nil {
 		return fmt.Errorf("sinch_hms: huawei_token_url: %w", err)
 	}
@@ -351,7 +355,9 @@ func (h *Handler) provisionValidator() error {
 	if err != nil {
 		return err
 	}
-	h.pooled = append(h.pooled, key)
+	if key != "" {
+		h.pooled = append(h.pooled, key)
+	}
 	v, err := sinchauth.NewValidator(sinchauth.Config{
 		Applications:    apps,
 		HMSApplications: hmsIDs,

@@ -17,11 +17,6 @@ import (
 // the last config using it is cleaned up.
 var statePool = caddy.NewUsagePool()
 
-// pooledReplayStore is a replay store in statePool.
-type pooledReplayStore struct{ sinchauth.ReplayStore }
-
-func (pooledReplayStore) Destruct() error { return nil }
-
 // tokenCacheKey names one cache entry: the same HMS application with the
 // same secret, token URL and refresh window keeps its token across a reload;
 // a changed secret gets a new, empty cache. The secret is hashed so the key
@@ -48,19 +43,25 @@ func (h *Handler) loadTokenCache(appID, secret string) (*pooledTokenCache, strin
 	return p, key, nil
 }
 
-// loadReplayStore returns the pooled in-memory replay store. There is one
-// per process: nonces are namespaced by application key, and sharing it
-// across configs means a reload opens no replay window.
+// processNonces is the replay memory of the whole process. It is never
+// destroyed: a reload to a config without sinch_hms and back, a switch of
+// replay_store between memory and redis, a changed key_prefix, or two
+// handlers on different stores cannot open a replay window, since every
+// handler's store consults it first (see sinchauth.GuardedReplayStore).
+// Memory follows the live nonces: each is forgotten once its assertion has
+// expired.
+var processNonces = sinchauth.NewMemoryReplayStore(currentTime)
+
+// loadReplayStore returns the handler's replay store: processNonces, in
+// front of the pooled Redis store when replay_store is redis; and the pool
+// key to release in Cleanup ("" for none).
 func (h *Handler) loadReplayStore() (sinchauth.ReplayStore, string, error) {
-	if h.ReplayStore.isRedis() {
-		return h.redisReplayStore()
+	if !h.ReplayStore.isRedis() {
+		return sinchauth.GuardedReplayStore{Local: processNonces}, "", nil
 	}
-	const key = "sinch_hms.replay/memory"
-	val, _, err := statePool.LoadOrNew(key, func() (caddy.Destructor, error) {
-		return pooledReplayStore{sinchauth.NewMemoryReplayStore(currentTime)}, nil
-	})
+	shared, key, err := h.redisReplayStore()
 	if err != nil {
-		return nil, "", fmt.Errorf("sinch_hms: replay store: %w", err)
+		return nil, "", err
 	}
-	return val.(pooledReplayStore).ReplayStore, key, nil
+	return sinchauth.GuardedReplayStore{Local: processNonces, Shared: shared}, key, nil
 }

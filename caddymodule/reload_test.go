@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/hmsgate/caddy-sinch-hms/internal/redistest"
 )
 
 // siteWithSecret is hmsSite with another HMS App secret.
@@ -145,4 +147,68 @@ func cachedToken(hmsAppID string) string {
 		return true
 	})
 	return tok
+}
+
+// TestReplayRefusedAcrossUnload: a reload to a config without sinch_hms and
+// back must not forget the nonces of assertions still valid (the memory
+// store lives as long as the process, not as long as a config).
+func TestReplayRefusedAcrossUnload(t *testing.T) {
+	emu := newHuawei(t)
+	tester := startCaddy(t, hmsSite(emu.URL, ""))
+	used := assertionForm(mint(t)).Encode()
+	postForm(t, tester.Client, testTokenURL, used).wantToken(t)
+
+	tester = startCaddy(t, plainSite)
+	tester = startCaddy(t, hmsSite(emu.URL, ""))
+	postForm(t, tester.Client, testTokenURL, used).wantReplay(t)
+}
+
+// TestReplayRefusedAcrossStoreChange: switching replay_store from memory to
+// redis, or changing the key prefix, opens no replay window in one process.
+func TestReplayRefusedAcrossStoreChange(t *testing.T) {
+	emu := newHuawei(t)
+	rds := redistest.Start(t, redistest.Options{})
+	tester := startCaddy(t, hmsSite(emu.URL, ""))
+	used := assertionForm(mint(t)).Encode()
+	postForm(t, tester.Client, testTokenURL, used).wantToken(t)
+
+	tester = startCaddy(t, hmsSite(emu.URL, "replay_store redis "+rds.URL()))
+	postForm(t, tester.Client, testTokenURL, used).wantReplay(t)
+
+	second := assertionForm(mint(t)).Encode()
+	postForm(t, tester.Client, testTokenURL, second).wantToken(t)
+	tester = startCaddy(t, hmsSite(emu.URL, "replay_store redis "+rds.URL()+" {\n\t\t\t\tkey_prefix other:\n\t\t\t}"))
+	postForm(t, tester.Client, testTokenURL, second).wantReplay(t)
+	postForm(t, tester.Client, testTokenURL, used).wantReplay(t)
+
+	tester = startCaddy(t, hmsSite(emu.URL, ""))
+	postForm(t, tester.Client, testTokenURL, second).wantReplay(t)
+}
+
+// TestReplayRefusedAcrossHandlersOnDifferentStores: two handlers of one
+// Caddy that accept the same audience for the same application, one on the
+// memory store and one on Redis, still refuse each other's nonces.
+func TestReplayRefusedAcrossHandlersOnDifferentStores(t *testing.T) {
+	emu := newHuawei(t)
+	rds := redistest.Start(t, redistest.Options{})
+	handler := func(path, store string) string {
+		return fmt.Sprintf(`
+	route %s {
+		sinch_hms {
+			sinch_application %s %s
+			audience %s
+			%s
+			hms_application %s %s
+			huawei_token_url %s
+		}
+	}`, path, testAppKey, testSinchSecret, testTokenURL, store, testHMSAppID, testHMSAppSecret, emu.URL)
+	}
+	tester := startCaddy(t, fmt.Sprintf("\n%s {%s\n%s\n}\n", testBase,
+		handler(edge1Path, "replay_store memory"), handler(edge2Path, "replay_store redis "+rds.URL())))
+	a := assertionForm(mint(t)).Encode()
+	postForm(t, tester.Client, edge1URL, a).wantToken(t)
+	postForm(t, tester.Client, edge2URL, a).wantReplay(t)
+	b := assertionForm(mint(t)).Encode()
+	postForm(t, tester.Client, edge2URL, b).wantToken(t)
+	postForm(t, tester.Client, edge1URL, b).wantReplay(t)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"math"
 	"sync"
 	"time"
 )
@@ -51,7 +52,8 @@ func NewMemoryReplayStore(now func() time.Time) *MemoryReplayStore {
 // valid.
 func (s *MemoryReplayStore) Claim(_ context.Context, appKey, nonce string, until time.Time) (bool, error) {
 	id := hashNonce(appKey, nonce)
-	now := s.now().UnixNano()
+	nowT := s.now()
+	now := unixNano(nowT)
 	sh := &s.shards[id[0]%replayShards]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -59,19 +61,51 @@ func (s *MemoryReplayStore) Claim(_ context.Context, appKey, nonce string, until
 	if _, seen := sh.live[id]; seen {
 		return false, nil
 	}
-	exp := until.UnixNano()
-	if exp <= now {
+	if !until.After(nowT) { // times compared, not nanosecond counts that can overflow
 		return true, nil
 	}
+	exp := unixNano(until)
 	sh.live[id] = exp
 	sh.heap.push(expiry{id: id, until: exp})
 	return true, nil
 }
 
+// Seen reports whether nonce is recorded for appKey and not yet forgotten,
+// without recording it.
+func (s *MemoryReplayStore) Seen(appKey, nonce string) bool {
+	id := hashNonce(appKey, nonce)
+	now := unixNano(s.now())
+	sh := &s.shards[id[0]%replayShards]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	sh.prune(now)
+	_, seen := sh.live[id]
+	return seen
+}
+
+// Bounds of the instants an int64 of Unix nanoseconds can hold (years 1678
+// to 2262).
+var (
+	maxUnixNano = time.Unix(0, math.MaxInt64)
+	minUnixNano = time.Unix(0, math.MinInt64)
+)
+
+// unixNano is t.UnixNano clamped to the int64 range, so that an instant
+// beyond it (a huge lifetime) sorts last instead of wrapping into the past.
+func unixNano(t time.Time) int64 {
+	switch {
+	case t.After(maxUnixNano):
+		return math.MaxInt64
+	case t.Before(minUnixNano):
+		return math.MinInt64
+	}
+	return t.UnixNano()
+}
+
 // Len returns the number of live (not yet expired) nonces. It prunes every
 // shard, so it costs O(expired) plus a lock per shard.
 func (s *MemoryReplayStore) Len() int {
-	now := s.now().UnixNano()
+	now := unixNano(s.now())
 	n := 0
 	for i := range s.shards {
 		sh := &s.shards[i]

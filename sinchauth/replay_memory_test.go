@@ -146,3 +146,55 @@ func measureBytesPerNonce(n int) float64 {
 	runtime.KeepAlive(nonces)
 	return float64(after.HeapAlloc-before.HeapAlloc) / float64(n)
 }
+
+// TestMemoryReplayStoreFarFuture: an until beyond the int64 nanosecond range
+// (a lifetime of centuries) is still recorded and refused the second time;
+// no overflow turns it into "already expired".
+func TestMemoryReplayStoreFarFuture(t *testing.T) {
+	now := testNow
+	s := NewMemoryReplayStore(func() time.Time { return now })
+	ctx := context.Background()
+	for _, until := range []time.Time{now.AddDate(300, 0, 0), time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)} {
+		nonce := until.String()
+		if ok, err := s.Claim(ctx, "app", nonce, until); !ok || err != nil {
+			t.Fatalf("first claim until %v = %v, %v", until, ok, err)
+		}
+		if ok, _ := s.Claim(ctx, "app", nonce, until); ok {
+			t.Errorf("replay accepted for until %v", until)
+		}
+		if !s.Seen("app", nonce) {
+			t.Errorf("Seen = false for until %v", until)
+		}
+	}
+}
+
+// TestGuardedReplayStore: the local store refuses what any shared store
+// accepted, and a failing shared store leaves the nonce free.
+func TestGuardedReplayStore(t *testing.T) {
+	now := testNow
+	clock := func() time.Time { return now }
+	local := NewMemoryReplayStore(clock)
+	a := GuardedReplayStore{Local: local, Shared: NewMemoryReplayStore(clock)}
+	b := GuardedReplayStore{Local: local, Shared: NewMemoryReplayStore(clock)}
+	down := GuardedReplayStore{Local: local, Shared: failingStore{}}
+	ctx := context.Background()
+	until := now.Add(time.Minute)
+	if _, err := down.Claim(ctx, "app", "n", until); err == nil {
+		t.Fatal("failing shared store: no error")
+	}
+	if ok, _ := a.Claim(ctx, "app", "n", until); !ok {
+		t.Fatal("nonce refused after the shared store failed on it")
+	}
+	if ok, _ := b.Claim(ctx, "app", "n", until); ok {
+		t.Fatal("another shared store accepted a nonce the process had accepted")
+	}
+	if ok, _ := (GuardedReplayStore{Local: local}).Claim(ctx, "app", "n", until); ok {
+		t.Fatal("local store alone accepted it")
+	}
+}
+
+type failingStore struct{}
+
+func (failingStore) Claim(context.Context, string, string, time.Time) (bool, error) {
+	return false, fmt.Errorf("store down")
+}

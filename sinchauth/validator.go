@@ -109,11 +109,19 @@ func checkConfig(cfg Config) error {
 	if cfg.MaxLifetime <= 0 {
 		return errors.New("sinchauth: the maximum assertion lifetime must be positive")
 	}
+	if cfg.MaxLifetime > MaxLifetimeCeiling {
+		return fmt.Errorf("sinchauth: the maximum assertion lifetime is %v, at most %v", cfg.MaxLifetime, MaxLifetimeCeiling)
+	}
 	if cfg.ClockSkew < 0 {
 		return errors.New("sinchauth: the clock skew must not be negative")
 	}
 	return nil
 }
+
+// MaxLifetimeCeiling bounds Config.MaxLifetime: an assertion valid for
+// longer than a day is a bearer credential in all but name, and its nonce
+// would have to be kept as long.
+const MaxLifetimeCeiling = 24 * time.Hour
 
 // Validate checks a compact JWS client assertion. audiences = the accepted aud
 // values (the caller passes the configured list, or the request's own URL).
