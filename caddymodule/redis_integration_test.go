@@ -164,7 +164,7 @@ func TestRedisOutageFailsClosedAndRecovers(t *testing.T) {
 	for _, target := range []string{edge1URL, edge2URL} {
 		// This process accepted it: its own memory refuses it without Redis.
 		postForm(t, tester.Client, target, accepted).wantReplay(t)
-		postForm(t, tester.Client, target, during).wantStoreDown(t)   // nor any new assertion
+		postForm(t, tester.Client, target, during).wantStoreDown(t) // nor any new assertion
 	}
 
 	rds.Restart() // same port; Caddy is not restarted nor reloaded
