@@ -3,6 +3,9 @@ package caddymodule
 import (
 	"errors"
 	"net/http"
+	"slices"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/hmsgate/caddy-sinch-hms/oauthresp"
 	"github.com/hmsgate/caddy-sinch-hms/sinchauth"
@@ -25,7 +28,8 @@ func (h *Handler) authorizeAssertion(r *http.Request, form oauthresp.Form, d *de
 	}
 	audiences := h.Audiences
 	if len(audiences) == 0 {
-		audiences = h.ownAudience(r)
+		audiences = ownAudience(r)
+		h.warnCatchAll.Do(func() { h.warnIfCatchAll(r) })
 	}
 	a, err := h.validator.Validate(r.Context(), form.Get(paramClientAssertion), audiences)
 	if err != nil {
@@ -42,24 +46,20 @@ func (h *Handler) authorizeAssertion(r *http.Request, form oauthresp.Form, d *de
 	}, nil
 }
 
-// ownURL is the default audience built for one scheme, host and path.
-type ownURL struct {
-	tls        bool
-	host, path string
-	audiences  []string // {requestURL}
-}
-
-// ownAudience returns the request's own URL as the accepted audiences. A
-// route answers on one URL, so the last one built is almost always the
-// one wanted, and reusing it spares every request building it again.
-func (h *Handler) ownAudience(r *http.Request) []string {
-	tls, path := r.TLS != nil, r.URL.EscapedPath()
-	if c := h.lastOwnURL.Load(); c != nil && c.tls == tls && c.host == r.Host && c.path == path {
-		return c.audiences
+// ownAudience is the default accepted audience: the URL the request was
+// sent to (scheme, host and path). The path is the one Caddy received,
+// before handle_path or uri strip_prefix rewrote it (Caddy keeps that URL
+// for this; rewrites do not change the scheme or host).
+func ownAudience(r *http.Request) []string {
+	path := r.URL.EscapedPath()
+	if orig, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok && orig.URL != nil {
+		path = orig.URL.EscapedPath()
 	}
-	c := &ownURL{tls: tls, host: r.Host, path: path, audiences: []string{requestURL(r)}}
-	h.lastOwnURL.Store(c)
-	return c.audiences
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return []string{scheme + "://" + r.Host + path}
 }
 
 // assertionError maps a rejected assertion to its OAuth answer: an HMS
@@ -84,4 +84,54 @@ func assertionError(err error) *oauthresp.Error {
 			"client assertion rejected (%s): %s", ae.Reason, ae.Detail)
 	}
 	return withReason(oerr, string(ae.Reason))
+}
+
+// warnIfCatchAll warns, once per handler, when the default audience is in
+// use on a route that no host matcher guards: there the audience follows
+// the request's Host header, which the caller chooses, so it binds the
+// assertion to nothing. (A handler cannot see its routes at provision;
+// the first request finds them through its server.)
+func (h *Handler) warnIfCatchAll(r *http.Request) {
+	srv, ok := r.Context().Value(caddyhttp.ServerCtxKey).(*caddyhttp.Server)
+	if !ok {
+		return
+	}
+	hosted, found := routesGuardHost(srv.Routes, h, false)
+	if found && !hosted {
+		h.logger.Warn("audience is not set and this site has no host: the default audience follows the request's Host header, " +
+			"so any host name is accepted; set audience to the token URL entered in the Sinch Dashboard")
+	}
+}
+
+// routesGuardHost looks for target in routes and the subroutes below them,
+// and reports whether some route on the way to it matches on host.
+func routesGuardHost(routes caddyhttp.RouteList, target caddyhttp.MiddlewareHandler, hosted bool) (guarded, found bool) {
+	for _, rt := range routes {
+		here := hosted || matchesHost(rt.MatcherSets)
+		for _, mh := range rt.Handlers {
+			if mh == target {
+				return here, true
+			}
+			if sub, ok := mh.(*caddyhttp.Subroute); ok {
+				if g, f := routesGuardHost(sub.Routes, target, here); f {
+					return g, true
+				}
+			}
+		}
+	}
+	return false, false
+}
+
+// matchesHost reports whether every matcher set holds a host matcher (a
+// route with one set lacking it can be reached under any host).
+func matchesHost(sets caddyhttp.MatcherSets) bool {
+	if len(sets) == 0 {
+		return false
+	}
+	for _, set := range sets {
+		if !slices.ContainsFunc(set, func(m any) bool { _, ok := m.(*caddyhttp.MatchHost); return ok }) {
+			return false
+		}
+	}
+	return true
 }

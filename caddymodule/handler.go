@@ -8,7 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -112,14 +112,14 @@ type Handler struct {
 	// /metrics).
 	DisableMetrics bool `json:"disable_metrics,omitempty"`
 
-	validator  *sinchauth.Validator
-	bearer     bearerauth.Verifier // nil: Alt A off
-	hmsApps    map[string]*hmsApp
-	issued     issuedCounters          // hot series of requests_total
-	lastOwnURL *atomic.Pointer[ownURL] // the default audience last built; set in Provision
-	logger     *zap.Logger
-	now        func() time.Time
-	pooled     []string // UsagePool keys to release in Cleanup
+	validator    *sinchauth.Validator
+	bearer       bearerauth.Verifier // nil: Alt A off
+	hmsApps      map[string]*hmsApp
+	issued       issuedCounters // hot series of requests_total
+	warnCatchAll *sync.Once     // see warnIfCatchAll; set in Provision
+	logger       *zap.Logger
+	now          func() time.Time
+	pooled       []string // UsagePool keys to release in Cleanup
 }
 
 // SinchApplication is one Sinch application allowed to ask for tokens.
@@ -177,7 +177,7 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // caches, which live in a UsagePool so that they survive config reloads.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
-	h.lastOwnURL = new(atomic.Pointer[ownURL])
+	h.warnCatchAll = new(sync.Once)
 	if h.now == nil {
 		h.now = defaultNow()
 	}

@@ -112,13 +112,3 @@ func bearerToken(r *http.Request) (string, bool) {
 	}
 	return strings.TrimSpace(token), true
 }
-
-// requestURL is the default accepted audience: the URL this request was
-// sent to, without its query.
-func requestURL(r *http.Request) string {
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host + r.URL.EscapedPath()
-}

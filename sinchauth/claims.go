@@ -3,6 +3,7 @@ package sinchauth
 import (
 	"encoding/json"
 	"math"
+	"strings"
 	"time"
 )
 
@@ -109,7 +110,11 @@ func checkAudience(p *payload, audiences []string) *Error {
 	if !ok {
 		return reject(ReasonAudience, "aud must be a single string (or a one-element array)")
 	}
-	return reject(ReasonAudience, "aud "+quote(aud)+" is not an accepted audience")
+	accepted := make([]string, len(audiences))
+	for i, a := range audiences {
+		accepted[i] = quote(a)
+	}
+	return reject(ReasonAudience, "aud "+quote(aud)+" is not an accepted audience (accepted: "+strings.Join(accepted, ", ")+")")
 }
 
 // checkScope requires the Huawei push scope, as a string or a one-element
