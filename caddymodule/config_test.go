@@ -158,10 +158,10 @@ func TestConfigLoadErrors(t *testing.T) {
 		"no sinch_application":  {"hms_application 1 s", "no sinch_application"},
 		"bad base64 secret":     {"sinch_application k ab$cd\nhms_application 1 s", "secret #1"},
 		"unknown subdirective":  {"sinch_application k " + testSinchSecret + "\nhms_application 1 s\nfrobnicate", "unrecognized subdirective"},
-		"missing env secret":    {"sinch_application k {env.SINCH_HMS_TEST_MISSING}\nhms_application 1 s", "placeholder"},
+		"missing env secret":    {"sinch_application k {env.SINCH_HMS_TEST_MISSING}\nhms_application 1 s", "placeholder {env.SINCH_HMS_TEST_MISSING}: environment variable SINCH_HMS_TEST_MISSING is not set"},
 		"lifetime over 24h":     {"sinch_application k " + testSinchSecret + "\nhms_application 1 s\nmax_assertion_lifetime 25h", "at most 24h"},
 		"lifetime of centuries": {"sinch_application k " + testSinchSecret + "\nhms_application 1 s\nmax_assertion_lifetime 2100000h", "at most 24h"},
-		"missing file secret":   {"sinch_application k " + testSinchSecret + "\nhms_application 1 {file./nonexistent/hms-secret}", "placeholder"},
+		"missing file secret":   {"sinch_application k " + testSinchSecret + "\nhms_application 1 {file./nonexistent/hms-secret}", "app secret: placeholder {file./nonexistent/hms-secret}: file cannot be read: no such file or directory"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			msg := loadError(t, site(tc.body))
