@@ -16,9 +16,9 @@ import (
 	"github.com/hmsgate/caddy-sinch-hms/sinchauth"
 )
 
-// runCommand runs `caddy sinch-hms-assertion` with args and returns its
-// exit code, what --check printed and its error (Caddy's wrapper exits 0
-// on a nil error, whatever the code).
+// runCommand runs the function of `caddy sinch-hms-assertion` with args
+// and returns its exit code, what --check printed and its error. The exit
+// status of the built binary is TestCommandExitCodes's.
 func runCommand(t *testing.T, args ...string) (int, string, error) {
 	t.Helper()
 	fs := pflag.NewFlagSet("sinch-hms-assertion", pflag.ContinueOnError)

@@ -50,8 +50,40 @@ the quickest check that a sinch_hms deployment works end to end.
 			cmd.Flags().Duration("ttl", 5*time.Minute, "assertion lifetime")
 			cmd.Flags().String("post", "", "token endpoint URL to POST the assertion to")
 			cmd.Flags().Bool("check", false, "with --post: explain the answer (which check failed, what to fix)")
-			cmd.RunE = caddycmd.WrapCommandFuncForCobra(cmdSinchHMSAssertion)
+			setUpCommand(cmd, cmdSinchHMSAssertion)
 		},
+	})
+}
+
+// errCheckFailed stands in for the error of a command function that
+// failed without one.
+var errCheckFailed = errors.New("check failed")
+
+// setUpCommand makes f the body of cmd, so that every failure exits
+// non-zero. Every command of this module is set up with it.
+//
+// Caddy's WrapCommandFuncForCobra (cmd/cobra.go) hands cobra the error of
+// f and turns a code above 1 into an exit status, but a code of 1
+// (ExitCodeFailedStartup) with a nil error comes out as no error at all:
+// exit status 0. So a failure here always carries an error, and an error
+// always a failure code. Arguments that are not flags are refused too,
+// without echoing them (one may be a secret typed without its flag).
+func setUpCommand(cmd *cobra.Command, f caddycmd.CommandFunc) {
+	cmd.Args = func(_ *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return fmt.Errorf("%d unexpected argument(s): every option is a --flag (see --help)", len(args))
+		}
+		return nil
+	}
+	cmd.RunE = caddycmd.WrapCommandFuncForCobra(func(fl caddycmd.Flags) (int, error) {
+		code, err := f(fl)
+		switch {
+		case code != caddy.ExitCodeSuccess && err == nil:
+			err = errCheckFailed
+		case code == caddy.ExitCodeSuccess && err != nil:
+			code = caddy.ExitCodeFailedStartup
+		}
+		return code, err
 	})
 }
 
@@ -70,8 +102,7 @@ func cmdSinchHMSAssertion(fl caddycmd.Flags) (int, error) {
 	}
 	if fl.Bool("check") {
 		if !checkDeployment(context.Background(), checkOutput, postURL, assertion) {
-			// A nil error would make Caddy's command wrapper exit 0.
-			return caddy.ExitCodeFailedStartup, errors.New("check failed: no token came back")
+			return caddy.ExitCodeFailedStartup, fmt.Errorf("%w: no token came back", errCheckFailed)
 		}
 		return caddy.ExitCodeSuccess, nil
 	}

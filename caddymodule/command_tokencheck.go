@@ -49,8 +49,8 @@ block of the endpoints.
 --hms-url        The HMS token endpoint; needs --hms-app-id.
 --hms-app-id     The HMS App ID sent as hms_application_id.
 
-Without --fcm-url and --hms-url, only the AS is asked. Exits non-zero if any
-answer is not 200.
+Without --fcm-url and --hms-url, only the AS is asked. Exits with status 1
+if any answer is not 200 or an endpoint cannot be reached.
 `,
 		CobraFunc: func(cmd *cobra.Command) {
 			f := cmd.Flags()
@@ -63,7 +63,7 @@ answer is not 200.
 			f.String("fcm-project", "", "Firebase project number")
 			f.String("hms-url", "", "HMS token endpoint URL (sinch_hms)")
 			f.String("hms-app-id", "", "HMS App ID")
-			cmd.RunE = caddycmd.WrapCommandFuncForCobra(cmdSinchTokenCheck)
+			setUpCommand(cmd, cmdSinchTokenCheck)
 		},
 	})
 }
@@ -97,7 +97,7 @@ func cmdSinchTokenCheck(fl caddycmd.Flags) (int, error) {
 		return caddy.ExitCodeFailedStartup, err
 	}
 	if !ok {
-		return caddy.ExitCodeFailedStartup, nil
+		return caddy.ExitCodeFailedStartup, fmt.Errorf("%w: an answer was not 200", errCheckFailed)
 	}
 	return caddy.ExitCodeSuccess, nil
 }

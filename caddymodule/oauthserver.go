@@ -2,6 +2,8 @@ package caddymodule
 
 import (
 	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -22,8 +25,9 @@ func init() {
 	caddy.RegisterModule(OAuthServer{})
 }
 
-// minClientSecretLen is the length below which a client secret draws a
-// warning at provisioning.
+// minClientSecretLen is the shortest client secret accepted, in
+// characters: the endpoint does not throttle guesses, so a long random
+// secret is what makes guessing hopeless.
 const minClientSecretLen = 16
 
 // maxKeyFile bounds a PEM key file read at provisioning.
@@ -155,11 +159,11 @@ func (s *OAuthServer) resolveClients() (map[string]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("sinch_oauth_server: client %q: secret: %w", c.ClientID, err)
 		}
-		if len(secret) < minClientSecretLen {
-			// The endpoint does not throttle guesses; a long random secret
-			// is what makes guessing hopeless.
-			s.logger.Warn("client secret is short: use at least 32 random characters (e.g. openssl rand -base64 32)",
-				zap.String("client_id", c.ClientID), zap.Int("length", len(secret)))
+		// Checked on the resolved value: a placeholder may stand for
+		// anything. The error names the client, never the secret.
+		if n := utf8.RuneCountInString(secret); n < minClientSecretLen {
+			return nil, fmt.Errorf("client %q: client_secret is shorter than %d characters (%d): use a long random secret, e.g. openssl rand -base64 32",
+				c.ClientID, minClientSecretLen, n)
 		}
 		clients[c.ClientID] = secret
 	}
@@ -224,7 +228,7 @@ func (s *OAuthServer) serveToken(w http.ResponseWriter, r *http.Request) error {
 	}
 	issued, oerr := s.server.Exchange(form, r.Header.Get("Authorization"), issuer, audience)
 	if oerr != nil {
-		return s.refuse(w, r, oerr, zap.String("client_id", printableID(form.Get("client_id"))))
+		return s.refuse(w, r, oerr, clientIDFields(s.server.PresentedClientID(form, r.Header.Get("Authorization")))...)
 	}
 	s.logger.Info("access token issued",
 		zap.String("client_id", issued.ClientID),
@@ -268,12 +272,22 @@ func (s *OAuthServer) refuse(w http.ResponseWriter, r *http.Request, oerr *oauth
 	return oauthresp.WriteError(w, oerr)
 }
 
-// printableID bounds a caller-supplied client_id before it is logged.
-func printableID(id string) string {
-	if len(id) > 64 {
-		id = id[:64]
+// clientIDFields are the log fields of the client_id of a refused request.
+// A configured client is named (client ids hold no space or control
+// character: oauthserver.New checks). Any other id is only hashed and
+// measured: it may be a secret pasted into the id field.
+func clientIDFields(id string, known bool) []zap.Field {
+	switch {
+	case known:
+		return []zap.Field{zap.String("client_id", id)}
+	case id == "":
+		return nil
 	}
-	return strconv.QuoteToASCII(id)
+	sum := sha256.Sum256([]byte(id))
+	return []zap.Field{
+		zap.String("client_id_sha256", hex.EncodeToString(sum[:4])),
+		zap.Int("client_id_length", len(id)),
+	}
 }
 
 // Interface guards

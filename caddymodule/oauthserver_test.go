@@ -276,9 +276,9 @@ func TestOAuthServerLoadErrors(t *testing.T) {
 	}
 	for name, tc := range map[string]struct{ body, want string }{
 		"no client":      {"signing_key " + keys.privPath, "no client"},
-		"no signing key": {"client a b", "signing_key is required"},
-		"missing key":    {"client a b\nsigning_key /nonexistent/key.pem", "no such file"},
-		"not a key":      {"client a b\nsigning_key " + rsaLike, "PKCS#8"},
+		"no signing key": {"client a " + testClientSecret, "signing_key is required"},
+		"missing key":    {"client a " + testClientSecret + "\nsigning_key /nonexistent/key.pem", "no such file"},
+		"not a key":      {"client a " + testClientSecret + "\nsigning_key " + rsaLike, "PKCS#8"},
 		"missing secret": {"client a {env.SINCH_HMS_TEST_MISSING}\nsigning_key " + keys.privPath, "placeholder"},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -119,3 +119,17 @@ func withReason(oerr *oauthresp.Error, reason string) *oauthresp.Error {
 	}
 	return oerr
 }
+
+// PresentedClientID returns the client_id a token request presents — the
+// HTTP Basic user, else the body's client_id — and whether it is a
+// configured client. It is for logging a refused request: an id that is no
+// client may be anything, even a secret pasted into the wrong field.
+func (s *Server) PresentedClientID(form oauthresp.Form, authorization string) (id string, known bool) {
+	if basic, ok, oerr := parseBasic(authorization); ok && oerr == nil {
+		id = basic.id
+	} else {
+		id = form.Get("client_id")
+	}
+	_, known = s.clients[id]
+	return id, known && id != ""
+}

@@ -243,3 +243,27 @@ func BenchmarkExchange(b *testing.B) {
 		}
 	}
 }
+
+func TestPresentedClientID(t *testing.T) {
+	s, _ := newTestServer(t)
+	for name, tc := range map[string]struct {
+		form          oauthresp.Form
+		authorization string
+		id            string
+		known         bool
+	}{
+		"post, known":           {form("client_id", testClientID), "", testClientID, true},
+		"post, unknown":         {form("client_id", "pasted-secret"), "", "pasted-secret", false},
+		"basic, known":          {form(), basic(testClientID, "x"), testClientID, true},
+		"basic, unknown":        {form(), basic("nobody", "x"), "nobody", false},
+		"basic wins":            {form("client_id", "other"), basic(testClientID, "x"), testClientID, true},
+		"malformed basic":       {form("client_id", "other"), "Basic %%%", "other", true},
+		"none":                  {form(), "", "", false},
+		"bearer, body id known": {form("client_id", testClientID), "Bearer x", testClientID, true},
+	} {
+		id, known := s.PresentedClientID(tc.form, tc.authorization)
+		if id != tc.id || known != tc.known {
+			t.Errorf("%s: (%q, %v), want (%q, %v)", name, id, known, tc.id, tc.known)
+		}
+	}
+}
