@@ -10,6 +10,8 @@ import (
 
 	"github.com/MicahParks/jwkset"
 	"golang.org/x/time/rate"
+
+	"github.com/hmsgate/caddy-sinch-hms/internal/httpclient"
 )
 
 // Defaults of a JWKS key source.
@@ -38,7 +40,8 @@ type JWKSConfig struct {
 	// limiter. Default: DefaultJWKSFetchTimeout.
 	FetchTimeout time.Duration
 	// Client makes the requests; a client without a timeout is fine (the
-	// fetch timeout applies). Default: http.DefaultClient's transport.
+	// fetch timeout applies). Default: http.DefaultClient's transport. A
+	// copy is used that follows no redirect.
 	Client *http.Client
 	// OnError is told of failed fetches (for logging); it may be nil. The
 	// error never holds key material.
@@ -109,14 +112,12 @@ func jwksDefaults(cfg JWKSConfig) JWKSConfig {
 	return cfg
 }
 
-// limitedClient returns a copy of c (or of a default client) whose
-// responses are cut off at maxJWKSBytes, so a broken or hostile JWKS
-// endpoint cannot make us buffer without end.
+// limitedClient returns a copy of c (or of a default client) that follows
+// no redirect (a 3xx is a failed fetch: keys come from the configured URL
+// only) and whose responses are cut off at maxJWKSBytes, so a broken or
+// hostile JWKS endpoint cannot make us buffer without end.
 func limitedClient(c *http.Client) *http.Client {
-	out := &http.Client{}
-	if c != nil {
-		*out = *c
-	}
+	out := httpclient.NoRedirects(c)
 	base := out.Transport
 	if base == nil {
 		base = http.DefaultTransport
