@@ -32,7 +32,7 @@ func (k *jwksKeys) KeyfuncCtx(ctx context.Context) jwt.Keyfunc {
 	return func(t *jwt.Token) (any, error) {
 		kid, _ := t.Header["kid"].(string)
 		if kid == "" {
-			return nil, reject(ReasonMissingKID, "no kid header: with a JWKS the token must name its signing key")
+			return nil, reject(ReasonMissingKID, "no kid header (or not a string): with a JWKS the token must name its signing key")
 		}
 		jwk, err := k.storage.KeyRead(ctx, kid)
 		if err != nil {
