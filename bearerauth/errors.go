@@ -16,7 +16,8 @@ const (
 	ReasonMalformed     Reason = "malformed"                 // not a compact JWS, bad base64/JSON, oversize, empty
 	ReasonAlgorithm     Reason = "bad_algorithm"             // alg not one of RS256, PS256, ES256, EdDSA (HS*, none refused)
 	ReasonType          Reason = "bad_type"                  // typ header other than at+jwt / JWT, or a crit header
-	ReasonUnknownKey    Reason = "unknown_key"               // no key with the token's kid, even after a (rate-limited) JWKS refresh
+	ReasonMissingKID    Reason = "missing_kid"               // no kid header while the keys come from a JWKS
+	ReasonUnknownKey    Reason = "unknown_key"               // no usable key with the token's kid, even after a (rate-limited) JWKS refresh
 	ReasonSignature     Reason = "bad_signature"             // the signature does not verify with the key
 	ReasonIssuer        Reason = "bad_issuer"                // iss missing or not the configured issuer
 	ReasonAudience      Reason = "bad_audience"              // aud missing or without the configured audience
@@ -31,7 +32,7 @@ const (
 // Reasons returns every Reason, e.g. to pre-register metric label values.
 func Reasons() []Reason {
 	return []Reason{
-		ReasonMalformed, ReasonAlgorithm, ReasonType, ReasonUnknownKey,
+		ReasonMalformed, ReasonAlgorithm, ReasonType, ReasonMissingKID, ReasonUnknownKey,
 		ReasonSignature, ReasonIssuer, ReasonAudience, ReasonExpired,
 		ReasonNotYetValid, ReasonMissingClaim, ReasonScope, ReasonInactive,
 		ReasonIntrospection,

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/hmsgate/caddy-sinch-hms/internal/httpclient"
 )
 
 // Defaults of an introspection verifier.
@@ -44,7 +46,8 @@ type IntrospectionConfig struct {
 	CacheSize int
 	// Timeout bounds one introspection call. Default: DefaultIntrospectionTimeout.
 	Timeout time.Duration
-	// Client makes the requests. Default: a plain http.Client.
+	// Client makes the requests. Default: a plain http.Client. A copy is
+	// used that follows no redirect (a 3xx is an endpoint failure).
 	Client *http.Client
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
@@ -76,9 +79,9 @@ func NewIntrospectionVerifier(cfg IntrospectionConfig) (*IntrospectionVerifier, 
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultIntrospectionTimeout
 	}
-	if cfg.Client == nil {
-		cfg.Client = &http.Client{}
-	}
+	// A redirect would re-post the caller's token and our credentials
+	// elsewhere, and have that host's "active" trusted: none is followed.
+	cfg.Client = httpclient.NoRedirects(cfg.Client)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -149,7 +152,11 @@ func (v *IntrospectionVerifier) introspect(ctx context.Context, token string) (*
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxIntrospectionBytes))
-		return nil, unavailable(fmt.Sprintf("the introspection endpoint answered HTTP %d", resp.StatusCode), nil)
+		what := fmt.Sprintf("the introspection endpoint answered HTTP %d", resp.StatusCode)
+		if httpclient.IsRedirect(resp.StatusCode) {
+			what += ", a redirect, which is not followed"
+		}
+		return nil, unavailable(what, nil)
 	}
 	dec := json.NewDecoder(io.LimitReader(resp.Body, maxIntrospectionBytes))
 	dec.UseNumber()

@@ -9,8 +9,9 @@ import (
 	"time"
 
 	"github.com/MicahParks/jwkset"
-	"github.com/MicahParks/keyfunc/v3"
 	"golang.org/x/time/rate"
+
+	"github.com/hmsgate/caddy-sinch-hms/internal/httpclient"
 )
 
 // Defaults of a JWKS key source.
@@ -39,11 +40,16 @@ type JWKSConfig struct {
 	// limiter. Default: DefaultJWKSFetchTimeout.
 	FetchTimeout time.Duration
 	// Client makes the requests; a client without a timeout is fine (the
-	// fetch timeout applies). Default: http.DefaultClient's transport.
+	// fetch timeout applies). Default: http.DefaultClient's transport. A
+	// copy is used that follows no redirect.
 	Client *http.Client
 	// OnError is told of failed fetches (for logging); it may be nil. The
 	// error never holds key material.
 	OnError func(error)
+	// OnKeySkipped is told of each key of a fetched set that is left out
+	// (an RSA key under 2048 bits), for a warning; it may be nil. The rest
+	// of the set is used. The error names the kid, never key material.
+	OnKeySkipped func(error)
 }
 
 // NewJWKS returns a KeySource reading cfg.URL. The first fetch happens now
@@ -52,6 +58,11 @@ type JWKSConfig struct {
 // once per UnknownKIDInterval) and every RefreshInterval. Background
 // refreshing stops when ctx is done: pass the provisioning context, so an
 // unloaded config leaves nothing running.
+//
+// A token must name its key by kid (ReasonMissingKID otherwise), and the
+// key must be for signing ("use" sig or absent, "key_ops" with verify if
+// present) and, if the JWK has an "alg", be used with that alg only. RSA
+// keys under 2048 bits are left out of the set (OnKeySkipped is told).
 func NewJWKS(ctx context.Context, cfg JWKSConfig) (KeySource, error) {
 	if cfg.URL == "" {
 		return nil, errors.New("no JWKS URL")
@@ -64,6 +75,7 @@ func NewJWKS(ctx context.Context, cfg JWKSConfig) (KeySource, error) {
 	}
 	store, err := jwkset.NewStorageFromHTTP(cfg.URL, jwkset.HTTPClientStorageOptions{
 		Client:                    limitedClient(cfg.Client),
+		Storage:                   newCheckedSet(cfg.OnKeySkipped),
 		Ctx:                       ctx,
 		HTTPTimeout:               cfg.FetchTimeout,
 		NoErrorReturnFirstHTTPReq: true,
@@ -84,12 +96,7 @@ func NewJWKS(ctx context.Context, cfg JWKSConfig) (KeySource, error) {
 	if err != nil {
 		return nil, fmt.Errorf("JWKS %s: %w", cfg.URL, err)
 	}
-	// Keys marked for encryption ("use": "enc") never verify a signature.
-	return keyfunc.New(keyfunc.Options{
-		Ctx:          ctx,
-		Storage:      client,
-		UseWhitelist: []jwkset.USE{jwkset.UseSig, ""},
-	})
+	return &jwksKeys{storage: client}, nil
 }
 
 func jwksDefaults(cfg JWKSConfig) JWKSConfig {
@@ -105,14 +112,12 @@ func jwksDefaults(cfg JWKSConfig) JWKSConfig {
 	return cfg
 }
 
-// limitedClient returns a copy of c (or of a default client) whose
-// responses are cut off at maxJWKSBytes, so a broken or hostile JWKS
-// endpoint cannot make us buffer without end.
+// limitedClient returns a copy of c (or of a default client) that follows
+// no redirect (a 3xx is a failed fetch: keys come from the configured URL
+// only) and whose responses are cut off at maxJWKSBytes, so a broken or
+// hostile JWKS endpoint cannot make us buffer without end.
 func limitedClient(c *http.Client) *http.Client {
-	out := &http.Client{}
-	if c != nil {
-		*out = *c
-	}
+	out := httpclient.NoRedirects(c)
 	base := out.Transport
 	if base == nil {
 		base = http.DefaultTransport

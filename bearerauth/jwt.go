@@ -97,6 +97,10 @@ func (v *JWTVerifier) keyfunc(ctx context.Context) jwt.Keyfunc {
 		}
 		key, err := inner(t)
 		if err != nil {
+			var e *Error
+			if errors.As(err, &e) {
+				return nil, e
+			}
 			kid, _ := t.Header["kid"].(string)
 			return nil, &Error{Reason: ReasonUnknownKey, Detail: "no key for kid " + quote(kid), cause: err}
 		}

@@ -251,3 +251,13 @@ func mustPayload(t testing.TB, claims jwt.MapClaims, k string, v any) string {
 	}
 	return strings.Split(s, ".")[1]
 }
+
+// TestJWTStaticKeyWithoutKID: with one fixed public key there is nothing to
+// choose between, so a token need not name it.
+func TestJWTStaticKeyWithoutKID(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	key := astest.NewKey("k", "RS256")
+	if _, err := staticVerifier(t, key, now).Verify(context.Background(), astest.MintWith(key, goodClaims(now), map[string]any{"kid": nil})); err != nil {
+		t.Fatalf("token without kid refused with public_key: %v", err)
+	}
+}

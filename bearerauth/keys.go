@@ -18,7 +18,9 @@ import (
 // KeySource finds the key that should have signed a token. It may look at
 // the token's header (kid, alg) but must not trust it: the JWT verifier
 // checks the algorithm against its allow-list and the key type against
-// the algorithm on its own. keyfunc.Keyfunc implements it.
+// the algorithm on its own. NewJWKS's source requires a kid and honours the
+// chosen key's use and alg; a StaticKey needs no kid. An *Error it returns
+// reaches the caller as is.
 type KeySource interface {
 	KeyfuncCtx(ctx context.Context) jwt.Keyfunc
 }

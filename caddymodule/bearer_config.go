@@ -169,6 +169,10 @@ func (b *BearerConfig) keySource(ctx caddy.Context) (bearerauth.KeySource, error
 			logger.Warn("JWKS fetch failed; keeping the keys already known",
 				zap.String("jwks_url", b.JWKSURL), zap.Error(err))
 		},
+		OnKeySkipped: func(err error) {
+			logger.Warn("JWKS key left out; the other keys are used",
+				zap.String("jwks_url", b.JWKSURL), zap.Error(err))
+		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("bearer: %w", err)

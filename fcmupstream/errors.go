@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/hmsgate/caddy-sinch-hms/internal/httpclient"
 	"github.com/hmsgate/caddy-sinch-hms/tokencache"
 )
 
@@ -40,7 +41,9 @@ func classify(err error) error {
 		Description: desc,
 		Err:         fmt.Errorf("fcmupstream: Google answered HTTP %d", status),
 	}
-	if status >= 500 || status == http.StatusTooManyRequests || status == http.StatusRequestTimeout {
+	// An unfollowed redirect is no answer of Google's: as a 5xx.
+	if status >= 500 || status == http.StatusTooManyRequests || status == http.StatusRequestTimeout ||
+		httpclient.IsRedirect(status) {
 		ue.Kind = tokencache.KindUnavailable
 		ue.RetryAfter = retryAfter(re.Response.Header.Get("Retry-After"))
 	}

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/oauth2/google"
 	"golang.org/x/oauth2/jwt"
 
+	"github.com/hmsgate/caddy-sinch-hms/internal/httpclient"
 	"github.com/hmsgate/caddy-sinch-hms/tokencache"
 )
 
@@ -39,8 +40,9 @@ type Options struct {
 	// token_uri must be DefaultTokenURL (or absent): a tampered key file
 	// must not send a grant signed with the private key anywhere else.
 	TokenURL string
-	// HTTPClient: nil = a client with Timeout that follows no redirect (a
-	// redirect would carry the signed grant elsewhere).
+	// HTTPClient: nil = a client with Timeout. Either way a copy is used
+	// that follows no redirect (a redirect would carry the signed grant
+	// elsewhere): a 3xx is an upstream failure, as a 5xx.
 	HTTPClient *http.Client
 	// Timeout bounds one exchange; zero = DefaultTimeout.
 	Timeout time.Duration
@@ -101,18 +103,17 @@ func NewProject(keyJSON []byte, opts Options) (*Project, error) {
 	return &Project{cfg: cfg, client: httpClient(opts), email: f.ClientEmail, keyID: f.PrivateKeyID}, nil
 }
 
+// httpClient is the client x/oauth2 is handed through the context
+// (oauth2.HTTPClient): its CheckRedirect is the one that applies.
 func httpClient(opts Options) *http.Client {
 	if opts.HTTPClient != nil {
-		return opts.HTTPClient
+		return httpclient.NoRedirects(opts.HTTPClient)
 	}
 	timeout := opts.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	return &http.Client{
-		Timeout:       timeout,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	return httpclient.NoRedirects(&http.Client{Timeout: timeout})
 }
 
 // ClientEmail is the service account's address (its iss).
@@ -124,7 +125,7 @@ func (p *Project) TokenURL() string { return p.cfg.TokenURL }
 // Fetch makes one token request (no retry: the cache decides when to try
 // again). Every error is a *tokencache.UpstreamError: KindRejected when
 // Google refuses the key or the grant (4xx), KindUnavailable for 5xx, 429,
-// network errors, timeouts and malformed answers. No error holds the
+// an unfollowed 3xx, network errors, timeouts and malformed answers. No error holds the
 // private key, the signed grant or a token.
 func (p *Project) Fetch(ctx context.Context) (tokencache.Token, error) {
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, p.client)

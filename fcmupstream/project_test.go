@@ -184,24 +184,31 @@ func TestGoogleUnreachable(t *testing.T) {
 	}
 }
 
+// TestNoRedirectFollowed: a redirect would carry the signed grant to its
+// target, here a Google emulator that would answer with a token. Not with
+// the default client, nor with one the caller supplies: the 3xx is an
+// upstream failure, as a 5xx (503 + Retry-After when nothing is cached).
 func TestNoRedirectFollowed(t *testing.T) {
 	sa := account(t)
-	g := newGoogle(t)
-	g.AddAccount(sa)
-	redirect := http.NewServeMux()
-	redirect.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, g.URL, http.StatusTemporaryRedirect)
-	})
-	rs := newHTTPServer(t, redirect)
-	p, err := NewProject(sa.KeyJSON(DefaultTokenURL), Options{TokenURL: rs + "/token"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.Fetch(context.Background()); err == nil {
-		t.Fatal("a redirect was followed with the signed grant")
-	}
-	if g.Calls() != 0 {
-		t.Errorf("the grant reached the redirect target")
+	for name, hc := range map[string]*http.Client{"default": nil, "caller's own": {Timeout: 2 * time.Second}} {
+		for _, status := range []int{http.StatusFound, http.StatusTemporaryRedirect, http.StatusPermanentRedirect} {
+			g := newGoogle(t)
+			g.AddAccount(sa)
+			rs := newHTTPServer(t, http.RedirectHandler(g.URL, status))
+			g.SetAudience(rs + "/token") // the target would accept the grant
+			p, err := NewProject(sa.KeyJSON(DefaultTokenURL), Options{TokenURL: rs + "/token", HTTPClient: hc})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = p.Fetch(context.Background())
+			var ue *tokencache.UpstreamError
+			if !errors.As(err, &ue) || ue.Kind != tokencache.KindUnavailable || ue.StatusCode != status {
+				t.Errorf("%s, %d: %v, want KindUnavailable with the status", name, status, err)
+			}
+			if n := g.Calls(); n != 0 {
+				t.Errorf("%s, %d: the redirect target got %d requests: the grant was re-sent", name, status, n)
+			}
+		}
 	}
 }
 

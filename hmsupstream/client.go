@@ -19,6 +19,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/hmsgate/caddy-sinch-hms/internal/httpclient"
 	"github.com/hmsgate/caddy-sinch-hms/tokencache"
 )
 
@@ -45,9 +46,9 @@ type Credentials struct {
 // Client fetches tokens from Huawei. The zero value is ready to use.
 type Client struct {
 	TokenURL string // "" = DefaultTokenURL
-	// HTTPClient: nil = a client with Timeout that does not follow
-	// redirects (a redirect would re-send the secret elsewhere). A client you
-	// supply is used as is.
+	// HTTPClient: nil = a client with Timeout. Either way a copy is used
+	// that follows no redirect (a redirect would re-send the secret
+	// elsewhere): a 3xx is an upstream failure, as a 5xx.
 	HTTPClient *http.Client
 	Timeout    time.Duration    // bound on one HTTP exchange; default 5s
 	Now        func() time.Time // nil = time.Now
@@ -74,14 +75,9 @@ func (c *Client) timeout() time.Duration {
 
 func (c *Client) httpClient() *http.Client {
 	if c.HTTPClient != nil {
-		return c.HTTPClient
+		return httpclient.NoRedirects(c.HTTPClient)
 	}
-	return &http.Client{
-		Timeout: c.timeout(),
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		},
-	}
+	return httpclient.NoRedirects(&http.Client{Timeout: c.timeout()})
 }
 
 // Fetcher adapts one application's credentials to tokencache.Fetcher. It

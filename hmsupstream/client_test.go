@@ -239,17 +239,25 @@ func TestConnectionRefused(t *testing.T) {
 	upstreamErr(t, err, tokencache.KindUnavailable)
 }
 
+// TestRedirectNotFollowed: a redirect would re-post the App secret to its
+// target, here a Huawei emulator that would answer with a token. Not with
+// the default client, nor with one the caller supplies: the 3xx is an
+// upstream failure, as a 5xx.
 func TestRedirectNotFollowed(t *testing.T) {
-	hits := 0
-	target := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits++ }))
-	defer target.Close()
-	ts := httptest.NewServer(http.RedirectHandler(target.URL, http.StatusTemporaryRedirect))
-	defer ts.Close()
-	c := &Client{TokenURL: ts.URL}
-	_, err := c.FetchToken(context.Background(), cred)
-	upstreamErr(t, err, tokencache.KindUnavailable)
-	if hits != 0 {
-		t.Fatal("the secret was re-sent to the redirect target")
+	for name, hc := range map[string]*http.Client{"default": nil, "caller's own": {Timeout: 2 * time.Second}} {
+		for _, status := range []int{http.StatusFound, http.StatusTemporaryRedirect, http.StatusPermanentRedirect} {
+			target, _ := setup(t)
+			ts := httptest.NewServer(http.RedirectHandler(target.URL, status))
+			c := &Client{TokenURL: ts.URL, HTTPClient: hc}
+			_, err := c.FetchToken(context.Background(), cred)
+			ts.Close()
+			if ue := upstreamErr(t, err, tokencache.KindUnavailable); ue.StatusCode != status {
+				t.Errorf("%s, %d: status %d in the error", name, status, ue.StatusCode)
+			}
+			if n := target.Calls(); n != 0 {
+				t.Fatalf("%s, %d: the redirect target got %d requests: the secret was re-sent", name, status, n)
+			}
+		}
 	}
 }
 

@@ -37,7 +37,14 @@ type Key struct {
 	KID     string
 	Alg     string // RS256, PS256, ES256 or EdDSA
 	Private crypto.Signer
+	// Use is the key's published "use": "" publishes "sig", Omit none.
+	Use string
+	// JWKAlg is the key's published "alg": "" publishes Alg, Omit none.
+	JWKAlg string
 }
+
+// Omit, as a Key's Use or JWKAlg, leaves the parameter out of the JWKS.
+const Omit = "-"
 
 // Public returns the key's public half.
 func (k *Key) Public() crypto.PublicKey { return k.Private.Public() }
@@ -69,6 +76,36 @@ func NewKey(kid, alg string) *Key {
 		panic(err)
 	}
 	return &Key{KID: kid, Alg: alg, Private: priv}
+}
+
+// NewRSAKey generates an RSA key of bits for alg (RS256 or PS256), e.g. one
+// too short to be trusted.
+func NewRSAKey(kid, alg string, bits int) *Key {
+	priv, err := rsa.GenerateKey(rand.Reader, bits)
+	if err != nil {
+		panic(err)
+	}
+	return &Key{KID: kid, Alg: alg, Private: priv}
+}
+
+// published returns the JWK's "use" and "alg" for k.
+func (k *Key) published() (jwkset.USE, jwkset.ALG) {
+	use, alg := jwkset.UseSig, jwkset.ALG(k.Alg)
+	switch k.Use {
+	case "":
+	case Omit:
+		use = ""
+	default:
+		use = jwkset.USE(k.Use)
+	}
+	switch k.JWKAlg {
+	case "":
+	case Omit:
+		alg = ""
+	default:
+		alg = jwkset.ALG(k.JWKAlg)
+	}
+	return use, alg
 }
 
 // Introspected is what the introspection endpoint says about an opaque
@@ -229,8 +266,9 @@ func (s *Server) serveJWKS(w http.ResponseWriter, r *http.Request) {
 	}
 	var set jwkset.JWKSMarshal
 	for _, k := range keys {
+		use, alg := k.published()
 		jwk, err := jwkset.NewJWKFromKey(k.Public(), jwkset.JWKOptions{
-			Metadata: jwkset.JWKMetadataOptions{KID: k.KID, ALG: jwkset.ALG(k.Alg), USE: jwkset.UseSig},
+			Metadata: jwkset.JWKMetadataOptions{KID: k.KID, ALG: alg, USE: use},
 		})
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
