@@ -15,6 +15,7 @@ import (
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
 
+	"github.com/hmsgate/caddy-sinch-hms/internal/httpclient"
 	"github.com/hmsgate/caddy-sinch-hms/sinchauth"
 )
 
@@ -168,7 +169,7 @@ func postAssertion(ctx context.Context, endpoint, assertion string) (int, string
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := httpclient.NoRedirects(nil).Do(req) // a 3xx is shown, not followed with the assertion
 	if err != nil {
 		return 0, "", fmt.Errorf("posting to %s: %w", endpoint, err)
 	}

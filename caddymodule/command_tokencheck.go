@@ -17,6 +17,7 @@ import (
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
 
+	"github.com/hmsgate/caddy-sinch-hms/internal/httpclient"
 	"github.com/hmsgate/caddy-sinch-hms/oauthserver"
 )
 
@@ -203,11 +204,9 @@ func (tc *tokenCheck) post(ctx context.Context, target, body, auth string) (int,
 	if auth != "" {
 		req.Header.Set("Authorization", auth)
 	}
-	client := tc.Client
-	if client == nil {
-		client = http.DefaultClient
-	}
-	resp, err := client.Do(req)
+	// A 3xx is shown, not followed: following it would send the client
+	// secret or the bearer token to wherever it points.
+	resp, err := httpclient.NoRedirects(tc.Client).Do(req)
 	if err != nil {
 		return 0, "", fmt.Errorf("posting to %s: %w", target, err)
 	}

@@ -3,8 +3,11 @@ package caddymodule
 import (
 	"bytes"
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -63,5 +66,25 @@ func TestRedactAnswer(t *testing.T) {
 	}
 	if got := redactToken("short"); strings.Contains(got, "short") {
 		t.Errorf("short token shown: %s", got)
+	}
+}
+
+// TestTokenCheckFollowsNoRedirect: an endpoint answering 307 is reported,
+// not followed: the client secret is never re-posted elsewhere.
+func TestTokenCheckFollowsNoRedirect(t *testing.T) {
+	var reached atomic.Int32
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached.Add(1) }))
+	defer target.Close()
+	redirect := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, target.URL, http.StatusTemporaryRedirect)
+	}))
+	defer redirect.Close()
+	tc := &tokenCheck{TokenURL: redirect.URL, ClientID: "sinch", ClientSecret: "a-secret-of-20-chars"}
+	status, _, err := tc.post(context.Background(), redirect.URL, "grant_type=client_credentials", "")
+	if err != nil || status != http.StatusTemporaryRedirect {
+		t.Errorf("post = %d, %v; want the 307 itself", status, err)
+	}
+	if n := reached.Load(); n != 0 {
+		t.Errorf("the redirect target got %d requests", n)
 	}
 }
