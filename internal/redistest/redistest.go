@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -57,12 +58,24 @@ type Options struct {
 	// that Restart brings back every key: a Redis set up as production
 	// should be when it holds replay nonces.
 	Persistent bool
+	// Password, if set, is the password clients must give, any bytes
+	// (set with CONFIG SET or ACL SETUSER, never through redis-server's
+	// command line, which would parse quotes and '#'). Default: 32 random
+	// hex digits.
+	Password string
+	// Username, if set, is an ACL user (with every permission) holding
+	// Password; the default user then keeps a random password of its own,
+	// so that only Username + Password get in.
+	Username string
 }
 
 // Server is one redis-server process.
 type Server struct {
 	Addr     string // 127.0.0.1:port
+	Username string // "" = the default user
 	Password string
+
+	boot string // the password redis-server starts with
 
 	t    testing.TB
 	opts Options
@@ -96,7 +109,11 @@ func Start(t testing.TB, opts Options) *Server {
 	Require(t)
 	pw := make([]byte, 16)
 	_, _ = rand.Read(pw)
-	s := &Server{t: t, opts: opts, dir: t.TempDir(), Password: hex.EncodeToString(pw)}
+	s := &Server{t: t, opts: opts, dir: t.TempDir(), boot: hex.EncodeToString(pw),
+		Username: opts.Username, Password: opts.Password}
+	if s.Password == "" {
+		s.Password = s.boot
+	}
 	base := portBase()
 	first := firstSlot()
 	var errs []string
@@ -113,14 +130,19 @@ func Start(t testing.TB, opts Options) *Server {
 	return nil
 }
 
-// URL is the server's redis:// URL, password included.
-func (s *Server) URL() string {
-	return fmt.Sprintf("redis://:%s@%s/0", s.Password, s.Addr)
+// URL is the server's redis:// URL, user and password included (and
+// percent-encoded as a URL needs).
+func (s *Server) URL() string { return s.URLVia(s.Addr) }
+
+// URLVia is URL with another address, such as a Proxy's.
+func (s *Server) URLVia(addr string) string {
+	u := &url.URL{Scheme: "redis", User: url.UserPassword(s.Username, s.Password), Host: addr, Path: "/0"}
+	return u.String()
 }
 
 // Client returns a client for inspecting the server; closed when the test ends.
 func (s *Server) Client() *redis.Client {
-	c := redis.NewClient(&redis.Options{Addr: s.Addr, Password: s.Password, MaxRetries: -1})
+	c := redis.NewClient(&redis.Options{Addr: s.Addr, Username: s.Username, Password: s.Password, MaxRetries: -1})
 	s.t.Cleanup(func() { _ = c.Close() })
 	return c
 }
@@ -166,7 +188,7 @@ func (s *Server) start(port int) error {
 	_ = l.Close()
 	args := []string{
 		"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--requirepass", s.Password, "--dir", s.dir,
+		"--requirepass", s.boot, "--dir", s.dir,
 		"--save", "", "--loglevel", "warning", "--logfile", "",
 		"--daemonize", "no", "--protected-mode", "yes",
 	}
@@ -184,7 +206,7 @@ func (s *Server) start(port int) error {
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
 
-	c := redis.NewClient(&redis.Options{Addr: addr, Password: s.Password, MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+	c := redis.NewClient(&redis.Options{Addr: addr, Password: s.boot, MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
 	defer c.Close()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -197,6 +219,11 @@ func (s *Server) start(port int) error {
 		err := c.Ping(ctx).Err()
 		cancel()
 		if err == nil {
+			if err := s.setCredentials(c); err != nil {
+				_ = cmd.Process.Kill()
+				<-done
+				return err
+			}
 			s.mu.Lock()
 			s.Addr, s.cmd, s.done, s.out = addr, cmd, done, out
 			s.mu.Unlock()
@@ -209,4 +236,22 @@ func (s *Server) start(port int) error {
 		}
 		time.Sleep(20 * time.Millisecond) // readiness poll, not a wait for expiry
 	}
+}
+
+// setCredentials gives the server its chosen username and password, through
+// Redis commands (any bytes), on c, logged in with the boot password.
+func (s *Server) setCredentials(c *redis.Client) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	switch {
+	case s.Username != "":
+		if err := c.Do(ctx, "ACL", "SETUSER", s.Username, "reset", "on", ">"+s.Password, "~*", "&*", "+@all").Err(); err != nil {
+			return fmt.Errorf("redistest: create the ACL user: %w", err)
+		}
+	case s.Password != s.boot:
+		if err := c.ConfigSet(ctx, "requirepass", s.Password).Err(); err != nil {
+			return fmt.Errorf("redistest: set the password: %w", err)
+		}
+	}
+	return nil
 }
