@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -254,4 +255,40 @@ func (s *Server) setCredentials(c *redis.Client) error {
 		}
 	}
 	return nil
+}
+
+// Passwords are passwords that break a Redis URL unless percent-encoded
+// (`/ ? # % @ : +`, spaces, quotes, braces) and `openssl rand -base64 32`
+// values, for tests that a password never shows and always works.
+var Passwords = []string{
+	"Tq8z/Wv3kR",
+	"Jx5?Rn2mYp",
+	"Kp7#Lz4qWd",
+	"Mv9%Qr1xNb",
+	"Zn4%41BcFh",
+	"Hw2@Xk8pGs",
+	"Fy6:Gt3jVm",
+	"Bq1+Cd5nLt",
+	"Wq3{Np7}Lx",
+	`Ab c"d'e\f`,
+	"1234/5678#9x?y@z:%zz+w",
+	"RnszZ5bQ6Ps7c64UAwIKNvJr94apS9UmOuORxM55p6s=",
+	"MYNQXCeDYLqG4mo+e6X3+o+9aG4W7YSBGgzohRaGgmY=",
+	"q/Xr8Lw2+Hk9/Tz5Pm3Nc7Vb1Jd4Gf6Ys0Ea8Ru2Wo=",
+}
+
+// Leak reports where the first run of 4 bytes of secret (all of it, if
+// shorter) found in text starts in secret, or -1 if text holds no such
+// part of it. Tests report the offset, not the bytes.
+func Leak(text, secret string) int {
+	n := min(4, len(secret))
+	if n == 0 {
+		return -1
+	}
+	for i := 0; i+n <= len(secret); i++ {
+		if strings.Contains(text, secret[i:i+n]) {
+			return i
+		}
+	}
+	return -1
 }
