@@ -233,6 +233,9 @@ func parseStore(d *caddyfile.Dispenser, dst **StoreConfig) error {
 	case "redis":
 		return parseRedisStore(d, name, dst)
 	default:
+		if !optionName.MatchString(backend) { // a URL, maybe with a password, without `redis` before it
+			return d.Errf("%s: unknown backend (not shown: it may hold a password; supported: memory, redis <url>)", name)
+		}
 		return d.Errf("%s: unknown backend %q (supported: memory, redis)", name, backend)
 	}
 	if d.NextArg() {

@@ -105,6 +105,9 @@ func parseRedisStore(d *caddyfile.Dispenser, name string, dst **StoreConfig) err
 		case "key_prefix":
 			field = &sc.KeyPrefix
 		default:
+			if !optionName.MatchString(opt) { // a URL or password put on a line of its own
+				return d.Errf("%s redis: unrecognized option (not shown: it may hold a password); options: url, username, password, key_prefix", name)
+			}
 			return d.Errf("%s redis: unrecognized option %q", name, opt)
 		}
 		if seen[opt] {
@@ -124,12 +127,26 @@ func parseRedisStore(d *caddyfile.Dispenser, name string, dst **StoreConfig) err
 		return d.Errf("%s redis needs a URL: `redis <url>`, or `url <url>` in its block; e.g. redis://redis.internal:6379/0 with `password {env.REDIS_PASSWORD}` in the block", name)
 	}
 	if !strings.Contains(sc.URL, "{") {
-		if _, err := redisstore.ParseURL(sc.URL); err != nil {
+		// Stand-ins for the credentials: only whether they are set counts.
+		cred := redisstore.Credentials{Username: nonEmpty(sc.Username), Password: nonEmpty(sc.Password)}
+		if _, err := redisstore.ParseURL(sc.URL, cred); err != nil {
 			return d.Errf("%s: %v", name, err)
 		}
 	}
 	*dst = sc
 	return nil
+}
+
+// optionName is what an option's name looks like; anything else is not
+// quoted in an error.
+var optionName = regexp.MustCompile(`^[a-z_]{1,32}$`)
+
+// nonEmpty is "x" if s is set, else "".
+func nonEmpty(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "x"
 }
 
 // pooledRedis is a Redis client in statePool; the last config using it
