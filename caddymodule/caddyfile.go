@@ -32,7 +32,12 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    audience <url>...
 //	    clock_skew <duration>
 //	    max_assertion_lifetime <duration>
-//	    replay_store memory|redis <url> [{ key_prefix <prefix> }]
+//	    replay_store memory|redis [<url>] [{    # see parseRedisStore
+//	        url <url>
+//	        username <user>
+//	        password <password>
+//	        key_prefix <prefix>
+//	    }]
 //	    bearer {                   # Alt A; see parseBearer
 //	        jwks_url <url> | public_key <path>
 //	        issuer <iss>
@@ -44,7 +49,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    hms_application <hms_app_id> <hms_app_secret>
 //	    huawei_token_url <url>
 //	    refresh_before <duration>
-//	    token_store memory|redis <url> [{ key_prefix <prefix> }]
+//	    token_store memory|redis [<url>] [{ ... }]   # as replay_store
 //	    forward
 //	    forward_credentials
 //	    disable_metrics
@@ -228,6 +233,9 @@ func parseStore(d *caddyfile.Dispenser, dst **StoreConfig) error {
 	case "redis":
 		return parseRedisStore(d, name, dst)
 	default:
+		if !optionName.MatchString(backend) { // a URL, maybe with a password, without `redis` before it
+			return d.Errf("%s: unknown backend (not shown: it may hold a password; supported: memory, redis <url>)", name)
+		}
 		return d.Errf("%s: unknown backend %q (supported: memory, redis)", name, backend)
 	}
 	if d.NextArg() {

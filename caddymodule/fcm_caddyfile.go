@@ -30,7 +30,12 @@ func parseFCMCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, err
 //	    fcm_project <project_number> <path to service-account JSON key>
 //	    google_token_url <url>
 //	    refresh_before <duration>
-//	    token_store memory | redis <url> [{ key_prefix <prefix> }]
+//	    token_store memory | redis [<url>] [{    # see parseRedisStore
+//	        url <url>
+//	        username <user>
+//	        password <password>
+//	        key_prefix <prefix>
+//	    }]
 //	}
 //
 // fcm_project repeats; the others may appear once.

@@ -146,9 +146,19 @@ type StoreConfig struct {
 	Backend string `json:"backend,omitempty"`
 	// URL is the Redis URL for the `redis` backend:
 	// `redis://[user:password@]host[:port][/db]`, `rediss://` for TLS, query
-	// options as go-redis's ParseURL reads them. Write a password as a
-	// `{env.NAME}` or `{file./path}` placeholder; it is expanded in Provision.
+	// options as go-redis's ParseURL reads them. Placeholders such as
+	// `{env.NAME}` are expanded in Provision. Give the password with
+	// Password rather than in the URL, where one holding `/ ? # % @` must
+	// be percent-encoded.
 	URL string `json:"url,omitempty"`
+	// Username is the Redis ACL user (`redis` backend); placeholders are
+	// expanded in Provision. Default: the URL's, or Redis's default user.
+	Username string `json:"username,omitempty"`
+	// Password is the Redis password (`redis` backend), any bytes, never
+	// put into a URL and never shown in an error or log. Write it as a
+	// `{env.NAME}` or `{file./path}` placeholder, expanded in Provision, so
+	// that it stays out of the JSON config. Default: the URL's, or none.
+	Password string `json:"password,omitempty"`
 	// KeyPrefix starts every Redis key, so that several deployments can share
 	// one Redis. Default: `sinch_hms:`.
 	KeyPrefix string `json:"key_prefix,omitempty"`

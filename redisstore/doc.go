@@ -2,8 +2,10 @@
 // load balancer must share, in Redis (through github.com/redis/go-redis/v9):
 //
 //   - ReplayStore, a sinchauth.ReplayStore: a nonce is claimed with one
-//     atomic `SET key 1 NX PX <ttl>`, so an assertion accepted by one
-//     instance is a replay on every other. When Redis cannot answer, Claim
+//     atomic script (`SET key <claim id> NX PX <ttl>`, or fresh if the key
+//     holds this claim's own id: a go-redis retry after a late reply), so
+//     an assertion accepted by one instance is a replay on every other and
+//     a fresh one is never called a replay. When Redis cannot answer, Claim
 //     returns the error and the caller fails closed: a replay is never
 //     accepted because Redis was down.
 //   - SharedFetcher, a tokencache.Fetcher wrapper: the Huawei token is kept

@@ -26,8 +26,9 @@ const (
 	DefaultPollInterval = 50 * time.Millisecond
 )
 
-// releaseScript deletes the lock only if it still holds our value: a
-// holder whose lock expired must not release the next holder's.
+// releaseScript deletes KEYS[1] only if it still holds our value: a holder
+// whose lock expired must not release the next holder's, and a failed
+// nonce claim must not release another's claim of that nonce.
 var releaseScript = redis.NewScript(`
 if redis.call("GET", KEYS[1]) == ARGV[1] then
 	return redis.call("DEL", KEYS[1])

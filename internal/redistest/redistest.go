@@ -16,10 +16,12 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -57,12 +59,24 @@ type Options struct {
 	// that Restart brings back every key: a Redis set up as production
 	// should be when it holds replay nonces.
 	Persistent bool
+	// Password, if set, is the password clients must give, any bytes
+	// (set with CONFIG SET or ACL SETUSER, never through redis-server's
+	// command line, which would parse quotes and '#'). Default: 32 random
+	// hex digits.
+	Password string
+	// Username, if set, is an ACL user (with every permission) holding
+	// Password; the default user then keeps a random password of its own,
+	// so that only Username + Password get in.
+	Username string
 }
 
 // Server is one redis-server process.
 type Server struct {
 	Addr     string // 127.0.0.1:port
+	Username string // "" = the default user
 	Password string
+
+	boot string // the password redis-server starts with
 
 	t    testing.TB
 	opts Options
@@ -96,7 +110,11 @@ func Start(t testing.TB, opts Options) *Server {
 	Require(t)
 	pw := make([]byte, 16)
 	_, _ = rand.Read(pw)
-	s := &Server{t: t, opts: opts, dir: t.TempDir(), Password: hex.EncodeToString(pw)}
+	s := &Server{t: t, opts: opts, dir: t.TempDir(), boot: hex.EncodeToString(pw),
+		Username: opts.Username, Password: opts.Password}
+	if s.Password == "" {
+		s.Password = s.boot
+	}
 	base := portBase()
 	first := firstSlot()
 	var errs []string
@@ -113,14 +131,19 @@ func Start(t testing.TB, opts Options) *Server {
 	return nil
 }
 
-// URL is the server's redis:// URL, password included.
-func (s *Server) URL() string {
-	return fmt.Sprintf("redis://:%s@%s/0", s.Password, s.Addr)
+// URL is the server's redis:// URL, user and password included (and
+// percent-encoded as a URL needs).
+func (s *Server) URL() string { return s.URLVia(s.Addr) }
+
+// URLVia is URL with another address, such as a Proxy's.
+func (s *Server) URLVia(addr string) string {
+	u := &url.URL{Scheme: "redis", User: url.UserPassword(s.Username, s.Password), Host: addr, Path: "/0"}
+	return u.String()
 }
 
 // Client returns a client for inspecting the server; closed when the test ends.
 func (s *Server) Client() *redis.Client {
-	c := redis.NewClient(&redis.Options{Addr: s.Addr, Password: s.Password, MaxRetries: -1})
+	c := redis.NewClient(&redis.Options{Addr: s.Addr, Username: s.Username, Password: s.Password, MaxRetries: -1})
 	s.t.Cleanup(func() { _ = c.Close() })
 	return c
 }
@@ -166,7 +189,7 @@ func (s *Server) start(port int) error {
 	_ = l.Close()
 	args := []string{
 		"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--requirepass", s.Password, "--dir", s.dir,
+		"--requirepass", s.boot, "--dir", s.dir,
 		"--save", "", "--loglevel", "warning", "--logfile", "",
 		"--daemonize", "no", "--protected-mode", "yes",
 	}
@@ -184,7 +207,7 @@ func (s *Server) start(port int) error {
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
 
-	c := redis.NewClient(&redis.Options{Addr: addr, Password: s.Password, MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+	c := redis.NewClient(&redis.Options{Addr: addr, Password: s.boot, MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
 	defer c.Close()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -197,6 +220,11 @@ func (s *Server) start(port int) error {
 		err := c.Ping(ctx).Err()
 		cancel()
 		if err == nil {
+			if err := s.setCredentials(c); err != nil {
+				_ = cmd.Process.Kill()
+				<-done
+				return err
+			}
 			s.mu.Lock()
 			s.Addr, s.cmd, s.done, s.out = addr, cmd, done, out
 			s.mu.Unlock()
@@ -209,4 +237,58 @@ func (s *Server) start(port int) error {
 		}
 		time.Sleep(20 * time.Millisecond) // readiness poll, not a wait for expiry
 	}
+}
+
+// setCredentials gives the server its chosen username and password, through
+// Redis commands (any bytes), on c, logged in with the boot password.
+func (s *Server) setCredentials(c *redis.Client) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	switch {
+	case s.Username != "":
+		if err := c.Do(ctx, "ACL", "SETUSER", s.Username, "reset", "on", ">"+s.Password, "~*", "&*", "+@all").Err(); err != nil {
+			return fmt.Errorf("redistest: create the ACL user: %w", err)
+		}
+	case s.Password != s.boot:
+		if err := c.ConfigSet(ctx, "requirepass", s.Password).Err(); err != nil {
+			return fmt.Errorf("redistest: set the password: %w", err)
+		}
+	}
+	return nil
+}
+
+// Passwords are passwords that break a Redis URL unless percent-encoded
+// (`/ ? # % @ : +`, spaces, quotes, braces) and `openssl rand -base64 32`
+// values, for tests that a password never shows and always works.
+var Passwords = []string{
+	"Tq8z/Wv3kR",
+	"Jx5?Rn2mYp",
+	"Kp7#Lz4qWd",
+	"Mv9%Qr1xNb",
+	"Zn4%41BcFh",
+	"Hw2@Xk8pGs",
+	"Fy6:Gt3jVm",
+	"Bq1+Cd5nLt",
+	"Wq3{Np7}Lx",
+	`Ab c"d'e\f`,
+	"1234/5678#9x?y@z:%zz+w",
+	"RnszZ5bQ6Ps7c64UAwIKNvJr94apS9UmOuORxM55p6s=",
+	"MYNQXCeDYLqG4mo+e6X3+o+9aG4W7YSBGgzohRaGgmY=",
+	"q/Xr8Lw2+Hk9/Tz5Pm3Nc7Vb1Jd4Gf6Ys0Ea8Ru2Wo=",
+}
+
+// Leak reports where the first run of 4 bytes of secret (all of it, if
+// shorter) found in text starts in secret, or -1 if text holds no such
+// part of it. Tests report the offset, not the bytes.
+func Leak(text, secret string) int {
+	n := min(4, len(secret))
+	if n == 0 {
+		return -1
+	}
+	for i := 0; i+n <= len(secret); i++ {
+		if strings.Contains(text, secret[i:i+n]) {
+			return i
+		}
+	}
+	return -1
 }
