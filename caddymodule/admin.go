@@ -3,8 +3,10 @@ package caddymodule
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -20,13 +22,27 @@ func init() {
 // API.
 const adminRefreshTimeout = 30 * time.Second
 
+// forcedRefreshPause is the least time between two Huawei calls forced
+// through POST /sinch_hms/refresh for one HMS application. Each forced
+// refresh costs a Huawei token, and Huawei allows 1,000 per 5 minutes per
+// app: a script or an impatient operator posting in a loop must not spend
+// them (nor get the app throttled for Sinch's real requests). Inside the
+// pause a forced refresh answers 429 with Retry-After and calls nothing;
+// concurrent ones share one call. The pause is per application and kept in
+// the pooled token cache, so a config reload does not reset it.
+const forcedRefreshPause = 30 * time.Second
+
 // AdminAPI adds the sinch_hms routes to Caddy's admin API. Caddy loads
 // every admin.api.* module on its own, so there is nothing to configure:
 //
 //	GET  /sinch_hms/status                     every HMS application: is a token
 //	                                           cached, its age and time left, the
 //	                                           last Huawei success and error
-//	POST /sinch_hms/refresh?hms_app=<App ID>   fetch a new token from Huawei now
+//	POST /sinch_hms/refresh?hms_app=<App ID>   fetch a new token from Huawei now:
+//	                                           at most once per forcedRefreshPause
+//	                                           (else 429), never while Huawei is
+//	                                           paused (else 503), both with
+//	                                           Retry-After
 //
 // They never show a token or a secret.
 type AdminAPI struct{}
@@ -96,9 +112,12 @@ func (a *AdminAPI) serveStatus(w http.ResponseWriter, r *http.Request) error {
 
 // refreshAnswer is the answer to a forced refresh.
 type refreshAnswer struct {
-	Refreshed bool      `json:"refreshed"`
-	Message   string    `json:"message"`
-	Status    appStatus `json:"status"`
+	Refreshed bool   `json:"refreshed"`
+	Message   string `json:"message"`
+	// RetryAfterSeconds, on a 429 or 503 that called nothing, is the
+	// Retry-After header: when a forced refresh may call Huawei again.
+	RetryAfterSeconds int64     `json:"retry_after_seconds,omitempty"`
+	Status            appStatus `json:"status"`
 }
 
 func (a *AdminAPI) serveRefresh(w http.ResponseWriter, r *http.Request) error {
@@ -115,7 +134,19 @@ func (a *AdminAPI) serveRefresh(w http.ResponseWriter, r *http.Request) error {
 	res, err := app.app.cache.Refresh(ctx, app.app.id, app.app.fetcher)
 	ans := refreshAnswer{Refreshed: err == nil && res.Source == tokencache.SourceFetched}
 	status := http.StatusOK
+	var paced *tokencache.RefreshPacedError
 	switch {
+	case errors.As(err, &paced):
+		ans.RetryAfterSeconds = retryAfterSeconds(paced.RetryAfter)
+		ans.Message = fmt.Sprintf("a forced refresh of this application called Huawei less than %d s ago "+
+			"(Huawei allows 1,000 tokens per 5 minutes per app): Huawei not called; try again in %d s",
+			int64(forcedRefreshPause/time.Second), ans.RetryAfterSeconds)
+		status = http.StatusTooManyRequests
+	case errors.Is(err, tokencache.ErrBreakerOpen):
+		ans.RetryAfterSeconds = retryAfterSeconds(tokencache.RetryAfterOf(err))
+		ans.Message = fmt.Sprintf("Huawei calls for this application are paused (after failures, or as Huawei's "+
+			"Retry-After asked; see last_huawei_error): Huawei not called; try again in %d s", ans.RetryAfterSeconds)
+		status = http.StatusServiceUnavailable
 	case ans.Refreshed:
 		ans.Message = "fetched a new token from Huawei"
 	case err == nil:
@@ -126,7 +157,15 @@ func (a *AdminAPI) serveRefresh(w http.ResponseWriter, r *http.Request) error {
 		status = http.StatusBadGateway
 	}
 	ans.Status = statusOf(app)
+	if ans.RetryAfterSeconds > 0 {
+		w.Header().Set("Retry-After", strconv.FormatInt(ans.RetryAfterSeconds, 10))
+	}
 	return writeAdminJSON(w, status, ans)
+}
+
+// retryAfterSeconds is d in whole seconds, rounded up, at least 1.
+func retryAfterSeconds(d time.Duration) int64 {
+	return max(int64((d+time.Second-1)/time.Second), 1)
 }
 
 func findLiveApp(id string) *liveApp {

@@ -87,6 +87,7 @@ func newPooledTokenCache(cred hmsupstream.Credentials, tokenURL string, refreshB
 		BreakerThreshold: huaweiBreakerThreshold,
 		BreakerCooldown:  huaweiPause,
 		BreakerMaxPause:  huaweiMaxRetryPause,
+		RefreshPause:     forcedRefreshPause,
 		OnFetch:          p.logFetch,
 	})
 	ctx, cancel := context.WithCancel(context.Background())

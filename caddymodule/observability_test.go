@@ -260,6 +260,7 @@ func adminPost(t *testing.T, path string, wantStatus int) string {
 }
 
 func TestAdminStatusAndRefresh(t *testing.T) {
+	clk := useTestClock(t)
 	emu := newHuawei(t)
 	tester := startCaddy(t, twoAppSite(emu.URL, ""))
 
@@ -302,13 +303,15 @@ func TestAdminStatusAndRefresh(t *testing.T) {
 	}
 	noSecrets(t, "refresh answer", body, tok, fresh)
 
-	// a failed refresh keeps serving the old token and says so
+	// a failed refresh (once the pause after the last one is over) keeps
+	// serving the old token and says so
+	clk.Advance(forcedRefreshPause)
 	emu.SetFault(huaweitest.Fault{Kind: huaweitest.FaultThrottle, RetryAfter: 30 * time.Second})
 	body = adminPost(t, "/sinch_hms/refresh?hms_app="+testHMSAppID, http.StatusBadGateway)
 	if !strings.Contains(body, `"refreshed": false`) || !strings.Contains(body, `"kind": "unavailable"`) || !strings.Contains(body, `"http_status": 503`) {
 		t.Errorf("failed refresh answer: %s", body)
 	}
-	if got := postForm(t, tester.Client, testTokenURL, assertionForm(mint(t)).Encode()).wantToken(t); got != fresh {
+	if got := postForm(t, tester.Client, testTokenURL, assertionForm(mint(t, clk.issued)).Encode()).wantToken(t); got != fresh {
 		t.Errorf("after a failed refresh the cached token should still be served")
 	}
 	noSecrets(t, "failed refresh answer", body, tok, fresh)

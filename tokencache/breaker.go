@@ -53,6 +53,10 @@ type breakerState struct {
 	failures  int // consecutive failed fetches
 	openUntil time.Time
 	lastErr   error
+	// retryUntil is when the upstream's last Retry-After ends, capped at
+	// maxPause but not at BreakerMaxPause: demand fetches probe after
+	// openUntil, a forced refresh waits for this (see Refresh).
+	retryUntil time.Time
 }
 
 // record notes a fetch outcome and returns how long the upstream is now
@@ -82,6 +86,9 @@ func (b *breakerState) record(cfg breakerConfig, err error, now, liveUntil time.
 		if t := now.Add(min(ra, cfg.maxPause)); t.After(until) {
 			until = t
 		}
+		if t := now.Add(min(ra, maxPause)); t.After(b.retryUntil) {
+			b.retryUntil = t
+		}
 	}
 	if !until.After(now) {
 		return 0
@@ -100,6 +107,20 @@ func (b *breakerState) openFor(now time.Time) time.Duration {
 	return 0
 }
 
+// upstreamPause returns how long a forced refresh must still leave the
+// upstream alone from now: the breaker's pause or the upstream's own
+// Retry-After, whichever ends later; 0 if neither holds.
+func (b *breakerState) upstreamPause(now time.Time) time.Duration {
+	until := b.openUntil
+	if b.retryUntil.After(until) {
+		until = b.retryUntil
+	}
+	if until.After(now) {
+		return until.Sub(now)
+	}
+	return 0
+}
+
 // whileOpen answers a Get while e's breaker is open for left: the old
 // token if it is still alive, else the last failure with RetryAfter = left.
 // c.mu must be held.
@@ -107,12 +128,22 @@ func (c *Cache) whileOpen(e *entry, now time.Time, left time.Duration) (Result, 
 	if e.hasTok && alive(e.tok, now) {
 		return Result{Token: e.tok, Source: SourceStale}, nil
 	}
+	return Result{}, c.openError(e, left)
+}
+
+// openError is the error of a call refused while e's upstream is paused
+// for left: the last failure, with RetryAfter = left, wrapping
+// ErrBreakerOpen. c.mu must be held.
+func (c *Cache) openError(e *entry, left time.Duration) error {
 	ue := &UpstreamError{Kind: KindOf(e.brk.lastErr), RetryAfter: roundUpSecond(left), Err: ErrBreakerOpen}
+	if ue.Kind == 0 {
+		ue.Kind = KindUnavailable
+	}
 	var last *UpstreamError
 	if errors.As(e.brk.lastErr, &last) {
 		ue.StatusCode, ue.Code, ue.Description = last.StatusCode, last.Code, last.Description
 	}
-	return Result{}, ue
+	return ue
 }
 
 // PausedFor reports how long the upstream stays uncalled for key (0 when

@@ -16,6 +16,9 @@
 //   - after BreakerThreshold consecutive failed fetches for a key, or an
 //     upstream Retry-After, the upstream is not called for that key for a
 //     while (circuit breaker, see breaker.go);
+//   - a forced refresh (Refresh) joins the key's fetch in flight, calls the
+//     upstream at most once per RefreshPause, and never while the breaker
+//     or an upstream Retry-After holds it off (refresh.go);
 //   - KeepFresh refreshes a token in the background before it turns stale,
 //     so that callers in steady state never wait for the upstream
 //     (refresher.go).
@@ -81,6 +84,11 @@ type Config struct {
 	// turn stale (at most a quarter of its fresh life). Zero =
 	// DefaultRefreshAhead.
 	RefreshAhead time.Duration
+	// RefreshPause: after a forced refresh (Refresh) of a key calls the
+	// upstream, further forced refreshes of that key call nothing for this
+	// long. Zero = DefaultRefreshPause; negative = no pacing (single flight
+	// and the upstream's pauses still hold).
+	RefreshPause time.Duration
 	// OnFetch, if set, is called after every upstream fetch, on demand or in
 	// the background, with its outcome: for logs and metrics. It runs on the
 	// fetching goroutine without the cache lock, and must not block.
@@ -137,6 +145,7 @@ type Cache struct {
 	staleWait     time.Duration
 	breaker       breakerConfig
 	refreshAhead  time.Duration
+	refreshPause  time.Duration // <= 0: forced refreshes are not paced
 	onFetch       func(FetchEvent)
 	after         func(time.Duration) <-chan time.Time
 
@@ -156,6 +165,8 @@ type entry struct {
 	hasTok bool
 	call   *call // in-flight fetch, nil if none
 	brk    breakerState
+	// forcedAt is when Refresh last started an upstream fetch for the key.
+	forcedAt time.Time
 }
 
 type call struct {
@@ -186,6 +197,12 @@ func New(cfg Config) *Cache {
 	c.refreshAhead = cfg.RefreshAhead
 	if c.refreshAhead <= 0 {
 		c.refreshAhead = DefaultRefreshAhead
+	}
+	switch {
+	case cfg.RefreshPause == 0:
+		c.refreshPause = DefaultRefreshPause
+	case cfg.RefreshPause > 0:
+		c.refreshPause = cfg.RefreshPause
 	}
 	c.onFetch = cfg.OnFetch
 	c.after = cfg.After
