@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
@@ -31,6 +32,7 @@ func loadConfig(t *testing.T, caddyfileSrc string) (int, string) {
 	}
 	req.Header.Set("Content-Type", "text/caddyfile")
 	req.Header.Set("Cache-Control", "must-revalidate")
+	req.Close = true // no idle connection left to a reloading admin server
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -104,7 +106,9 @@ func TestRedisPasswordInTheURLIsNeverShown(t *testing.T) {
 		}
 		if status == http.StatusOK {
 			// A wrong password: Redis refuses, the request fails closed.
-			a := postForm(t, http.DefaultClient, testTokenURL, assertionForm(mint(t)).Encode())
+			// A new connection: the reload closes the previous one.
+			client := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+			a := postForm(t, client, testTokenURL, assertionForm(mint(t)).Encode())
 			a.wantStoreDown(t)
 			leaks("the answer", fmt.Sprint(a.Body))
 		}

@@ -11,7 +11,7 @@ import (
 )
 
 // TestRedisLateReplyIsNeverAReplay: the replay store's Redis records a
-// nonce but answers after the client's read timeout (200ms here), so
+// nonce but answers after the client's read timeout (500ms here), so
 // go-redis retries. Through the real handler a fresh assertion then gets
 // its token, or 503 + Retry-After when every attempt is late: never
 // 401 replayed_nonce. Sinch's retry of an assertion refused with 503 gets
@@ -20,8 +20,8 @@ func TestRedisLateReplyIsNeverAReplay(t *testing.T) {
 	emu := newHuawei(t)
 	rds := redistest.Start(t, redistest.Options{})
 	proxy := redistest.NewProxy(t, rds.Addr)
-	tester := startCaddy(t, hmsSite(emu.URL, "replay_store redis "+rds.URLVia(proxy.Addr)+"?read_timeout=200ms"))
-	const late = 700 * time.Millisecond
+	tester := startCaddy(t, hmsSite(emu.URL, "replay_store redis "+rds.URLVia(proxy.Addr)+"?read_timeout=500ms"))
+	const late = 1500 * time.Millisecond
 
 	// The first request opens the connection and loads the claim script.
 	postForm(t, tester.Client, testTokenURL, assertionForm(mint(t)).Encode()).wantToken(t)

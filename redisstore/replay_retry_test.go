@@ -11,13 +11,13 @@ import (
 )
 
 // slowReplyStore is a ReplayStore whose client reaches srv through a proxy
-// that can hold Redis's replies back past the client's 200ms read timeout.
+// that can hold Redis's replies back past the client's 500ms read timeout.
 // go-redis then retries the command once (MaxRetries 1), on a new
 // connection, after the first attempt was executed by Redis.
 func slowReplyStore(t *testing.T, srv *redistest.Server) (*ReplayStore, *redistest.Proxy) {
 	t.Helper()
 	proxy := redistest.NewProxy(t, srv.Addr)
-	c, err := NewClient(srv.URLVia(proxy.Addr) + "?read_timeout=200ms")
+	c, err := NewClient(srv.URLVia(proxy.Addr) + "?read_timeout=500ms")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,8 +31,8 @@ func slowReplyStore(t *testing.T, srv *redistest.Server) (*ReplayStore, *rediste
 	return s, proxy
 }
 
-// lateReply is well past the client's read timeout (200ms).
-const lateReply = 700 * time.Millisecond
+// lateReply is well past the client's read timeout (500ms).
+const lateReply = 1500 * time.Millisecond
 
 // TestReplayClaimWithALateReplyIsFresh: Redis records the nonce but its
 // reply comes after the read timeout; go-redis retries. The retry must not
