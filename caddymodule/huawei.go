@@ -30,6 +30,12 @@ const (
 	huaweiMaxRetryPause    = 10 * time.Second
 )
 
+// testHuaweiTimeout, when a test sets it (nanoseconds), bounds each Huawei
+// fetch of the token caches created afterwards to that long, one attempt,
+// instead of huaweiAttemptTimeout and huaweiDeadline: so that a test of a
+// hanging Huawei need not wait seconds.
+var testHuaweiTimeout atomic.Int64
+
 // pooledTokenCache is one HMS application's token cache in statePool,
 // together with the fetcher (the credentials) it was made for and the
 // background refresher that keeps its token fresh. The refresher lives as
@@ -71,11 +77,15 @@ func newPooledTokenCache(cred hmsupstream.Credentials, tokenURL string, refreshB
 	now func() time.Time, logger *zap.Logger) *pooledTokenCache {
 	p := &pooledTokenCache{done: make(chan struct{})}
 	p.logger.Store(logger)
+	attempt, deadline := huaweiAttemptTimeout, huaweiDeadline
+	if d := time.Duration(testHuaweiTimeout.Load()); d > 0 {
+		attempt, deadline = d, d
+	}
 	client := &hmsupstream.Client{
 		TokenURL: tokenURL,
-		Timeout:  huaweiAttemptTimeout,
+		Timeout:  attempt,
 		Now:      now,
-		Retry:    hmsupstream.RetryPolicy{Deadline: huaweiDeadline},
+		Retry:    hmsupstream.RetryPolicy{Deadline: deadline},
 		OnRetry:  p.logRetry,
 	}
 	p.huawei = client.Fetcher(cred)

@@ -218,6 +218,9 @@ type adminStatus struct {
 			HTTPStatus  int       `json:"http_status"`
 			Code        string    `json:"code"`
 			Description string    `json:"description"`
+			Cause       string    `json:"cause"`
+			Host        string    `json:"host"`
+			Detail      string    `json:"detail"`
 		} `json:"last_huawei_error"`
 	} `json:"hms_applications"`
 	raw string

@@ -1,7 +1,6 @@
 package caddymodule
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -9,6 +8,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/hmsgate/caddy-sinch-hms/hmsupstream"
 	"github.com/hmsgate/caddy-sinch-hms/tokencache"
 )
 
@@ -16,16 +16,22 @@ import (
 // application went, for the admin API. It lives in statePool beside the
 // token cache it describes, so a reload keeps it.
 type upstreamStatus struct {
+	host        string // host[:port] of the configured token URL
 	mu          sync.Mutex
 	lastSuccess time.Time
 	lastError   *upstreamFailure
 }
 
-// upstreamFailure is a failed fetch as the admin API shows it: Huawei's
-// codes and description, never a secret (hmsupstream redacts them).
+// upstreamFailure is a failed fetch as the admin API shows it: what the
+// cache makes of it (kind), why it failed (cause, host, detail: see
+// hmsupstream.CauseOf) and Huawei's status, codes and description. Never
+// a secret, nor the token URL's path or query.
 type upstreamFailure struct {
 	At          time.Time `json:"at"`
-	Kind        string    `json:"kind"`
+	Kind        string    `json:"kind"`            // rejected or unavailable
+	Cause       string    `json:"cause,omitempty"` // refused, timeout, dns, tls, http or other
+	Host        string    `json:"host,omitempty"`  // host[:port] asked
+	Detail      string    `json:"detail,omitempty"`
 	HTTPStatus  int       `json:"http_status,omitempty"`
 	Code        string    `json:"code,omitempty"`
 	Description string    `json:"description,omitempty"`
@@ -43,27 +49,20 @@ func (s *upstreamStatus) record(at time.Time, err error) {
 		s.lastSuccess = at
 		return
 	}
-	f := &upstreamFailure{At: at, Kind: tokencache.KindOf(err).String()}
+	cause := hmsupstream.CauseOf(err)
+	f := &upstreamFailure{At: at, Kind: tokencache.KindOf(err).String(),
+		Cause: string(cause.Kind), Host: cause.Host, Detail: cause.Detail}
+	if f.Host == "" {
+		f.Host = s.host // an HTTP answer, or the cache's own deadline: the configured host
+	}
 	var ue *tokencache.UpstreamError
 	if errors.As(err, &ue) {
 		f.HTTPStatus, f.Code, f.Description = ue.StatusCode, ue.Code, ue.Description
 	}
 	if f.Description == "" && f.HTTPStatus == 0 {
-		f.Description = failureText(err)
+		f.Description = "no answer from Huawei: " + cause.Detail
 	}
 	s.lastError = f
-}
-
-// failureText names a failure that has no Huawei answer (a timeout, a
-// refused connection) in a few words, without the underlying error's text.
-func failureText(err error) string {
-	switch {
-	case errors.Is(err, context.DeadlineExceeded):
-		return "timed out"
-	case errors.Is(err, context.Canceled):
-		return "canceled"
-	}
-	return "no answer from Huawei (network error)"
 }
 
 func (s *upstreamStatus) snapshot() (time.Time, *upstreamFailure) {
@@ -76,11 +75,17 @@ func (s *upstreamStatus) snapshot() (time.Time, *upstreamFailure) {
 	return s.lastSuccess, &f
 }
 
-// loadStatus returns the pooled status of the token cache named cacheKey.
+// loadStatus returns the pooled status of the token cache named cacheKey
+// (whose key holds the token URL, so the host is the same for every config
+// sharing the entry).
 func (h *Handler) loadStatus(cacheKey string) (*upstreamStatus, error) {
 	key := "sinch_hms.status/" + cacheKey
 	val, _, err := statePool.LoadOrNew(key, func() (caddy.Destructor, error) {
-		return pooledStatus{&upstreamStatus{}}, nil
+		tokenURL := h.HuaweiTokenURL
+		if tokenURL == "" {
+			tokenURL = hmsupstream.DefaultTokenURL
+		}
+		return pooledStatus{&upstreamStatus{host: hmsupstream.HostOf(tokenURL)}}, nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sinch_hms: status: %w", err)
