@@ -90,22 +90,18 @@ func NewRSAKey(kid, alg string, bits int) *Key {
 
 // published returns the JWK's "use" and "alg" for k.
 func (k *Key) published() (jwkset.USE, jwkset.ALG) {
-	use, alg := jwkset.UseSig, jwkset.ALG(k.Alg)
-	switch k.Use {
+	return jwkset.USE(orDefault(k.Use, string(jwkset.UseSig))), jwkset.ALG(orDefault(k.JWKAlg, k.Alg))
+}
+
+// orDefault is a Key field as published: def when unset, nothing for Omit.
+func orDefault(v, def string) string {
+	switch v {
 	case "":
+		return def
 	case Omit:
-		use = ""
-	default:
-		use = jwkset.USE(k.Use)
+		return ""
 	}
-	switch k.JWKAlg {
-	case "":
-	case Omit:
-		alg = ""
-	default:
-		alg = jwkset.ALG(k.JWKAlg)
-	}
-	return use, alg
+	return v
 }
 
 // Introspected is what the introspection endpoint says about an opaque
