@@ -2,7 +2,6 @@ package bearerauth
 
 import (
 	"errors"
-	"strconv"
 )
 
 // Reason names why a bearer token was rejected. The set is small and fixed
@@ -77,12 +76,3 @@ func reject(r Reason, detail string) *Error { return &Error{Reason: r, Detail: d
 
 // maxQuoted bounds how much of an attacker-chosen value reaches a log line.
 const maxQuoted = 64
-
-// quote renders an untrusted, non-secret value (a kid, an iss) for Detail:
-// Go-quoted, so control characters cannot forge log lines, and truncated.
-func quote(s string) string {
-	if len(s) > maxQuoted {
-		return strconv.Quote(s[:maxQuoted]) + "..."
-	}
-	return strconv.Quote(s)
-}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/MicahParks/jwkset"
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/hmsgate/caddy-sinch-hms/internal/quote"
 )
 
 // jwksKeys is the KeySource of a JWKS. The token's kid names exactly one
@@ -40,7 +41,7 @@ func (k *jwksKeys) KeyfuncCtx(ctx context.Context) jwt.Keyfunc {
 			if errors.As(err, &e) {
 				return nil, e
 			}
-			return nil, &Error{Reason: ReasonUnknownKey, Detail: "no key for kid " + quote(kid), cause: err}
+			return nil, &Error{Reason: ReasonUnknownKey, Detail: "no key for kid " + quote.Text(kid, maxQuoted), cause: err}
 		}
 		alg, _ := t.Header["alg"].(string)
 		return usableKey(jwk, kid, alg)
@@ -51,20 +52,20 @@ func (k *jwksKeys) KeyfuncCtx(ctx context.Context) jwt.Keyfunc {
 func usableKey(jwk jwkset.JWK, kid, alg string) (any, error) {
 	m := jwk.Marshal()
 	if m.USE != "" && m.USE != jwkset.UseSig {
-		return nil, reject(ReasonUnknownKey, fmt.Sprintf("key %s is for use %s, not sig", quote(kid), quote(string(m.USE))))
+		return nil, reject(ReasonUnknownKey, fmt.Sprintf("key %s is for use %s, not sig", quote.Text(kid, maxQuoted), quote.Text(string(m.USE), maxQuoted)))
 	}
 	if len(m.KEYOPS) > 0 && !slices.Contains(m.KEYOPS, jwkset.KeyOpsVerify) {
-		return nil, reject(ReasonUnknownKey, fmt.Sprintf("key %s does not allow the verify operation", quote(kid)))
+		return nil, reject(ReasonUnknownKey, fmt.Sprintf("key %s does not allow the verify operation", quote.Text(kid, maxQuoted)))
 	}
 	if m.ALG != "" && string(m.ALG) != alg {
-		return nil, reject(ReasonAlgorithm, fmt.Sprintf("alg %s is not the alg %s of key %s", quote(alg), quote(string(m.ALG)), quote(kid)))
+		return nil, reject(ReasonAlgorithm, fmt.Sprintf("alg %s is not the alg %s of key %s", quote.Text(alg, maxQuoted), quote.Text(string(m.ALG), maxQuoted), quote.Text(kid, maxQuoted)))
 	}
 	key := publicOf(jwk.Key())
 	if why := weakKey(key); why != "" {
-		return nil, reject(ReasonUnknownKey, fmt.Sprintf("key %s is not used: %s", quote(kid), why))
+		return nil, reject(ReasonUnknownKey, fmt.Sprintf("key %s is not used: %s", quote.Text(kid, maxQuoted), why))
 	}
 	if !keyFitsAlg(key, alg) {
-		return nil, reject(ReasonAlgorithm, fmt.Sprintf("alg %s does not fit the type of key %s", quote(alg), quote(kid)))
+		return nil, reject(ReasonAlgorithm, fmt.Sprintf("alg %s does not fit the type of key %s", quote.Text(alg, maxQuoted), quote.Text(kid, maxQuoted)))
 	}
 	return key, nil
 }
@@ -126,7 +127,7 @@ func (s *checkedSet) KeyReplaceAll(ctx context.Context, given []jwkset.JWK) erro
 		if why := weakKey(publicOf(j.Key())); why != "" {
 			skipped[kid] = why
 			if s.onSkip != nil {
-				s.onSkip(fmt.Errorf("JWKS key %s left out: %s", quote(kid), why))
+				s.onSkip(fmt.Errorf("JWKS key %s left out: %s", quote.Text(kid, maxQuoted), why))
 			}
 			continue
 		}
@@ -147,7 +148,7 @@ func (s *checkedSet) KeyRead(ctx context.Context, kid string) (jwkset.JWK, error
 	why, skipped := s.skipped[kid]
 	s.mu.RUnlock()
 	if skipped {
-		return jwkset.JWK{}, reject(ReasonUnknownKey, fmt.Sprintf("key %s was left out of the JWKS: %s", quote(kid), why))
+		return jwkset.JWK{}, reject(ReasonUnknownKey, fmt.Sprintf("key %s was left out of the JWKS: %s", quote.Text(kid, maxQuoted), why))
 	}
 	return s.MemoryJWKSet.KeyRead(ctx, kid)
 }

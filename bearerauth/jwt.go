@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/hmsgate/caddy-sinch-hms/internal/quote"
 )
 
 // AllowedAlgorithms are the JWS algorithms a JWT access token may use:
@@ -102,7 +103,7 @@ func (v *JWTVerifier) keyfunc(ctx context.Context) jwt.Keyfunc {
 				return nil, e
 			}
 			kid, _ := t.Header["kid"].(string)
-			return nil, &Error{Reason: ReasonUnknownKey, Detail: "no key for kid " + quote(kid), cause: err}
+			return nil, &Error{Reason: ReasonUnknownKey, Detail: "no key for kid " + quote.Text(kid, maxQuoted), cause: err}
 		}
 		return key, nil
 	}
@@ -125,7 +126,7 @@ func checkHeader(h map[string]any) error {
 	case "at+jwt", "application/at+jwt", "jwt":
 		return nil
 	}
-	return reject(ReasonType, fmt.Sprintf("typ %s is not an access token type (at+jwt or JWT)", quote(s)))
+	return reject(ReasonType, fmt.Sprintf("typ %s is not an access token type (at+jwt or JWT)", quote.Text(s, maxQuoted)))
 }
 
 // classify maps a golang-jwt error to a Reason.
@@ -139,7 +140,7 @@ func classify(tok *jwt.Token, err error) error {
 		return reject(ReasonMalformed, "not a well-formed JWT")
 	case errors.Is(err, jwt.ErrTokenUnverifiable), errors.Is(err, jwt.ErrTokenSignatureInvalid) && !allowedAlg(tok):
 		return reject(ReasonAlgorithm, fmt.Sprintf("alg %s is not allowed (want one of %s)",
-			quote(algOf(tok)), strings.Join(AllowedAlgorithms, ", ")))
+			quote.Text(algOf(tok), maxQuoted), strings.Join(AllowedAlgorithms, ", ")))
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
 		return reject(ReasonSignature, "the signature does not verify")
 	case errors.Is(err, jwt.ErrTokenExpired):

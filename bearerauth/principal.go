@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/hmsgate/caddy-sinch-hms/internal/quote"
 )
 
 // MaxTokenBytes bounds the size of a bearer token. Real access tokens are a
@@ -57,7 +59,7 @@ func parseScopes(v any) (scopes []string, ok bool) {
 func checkScopes(granted, required []string) error {
 	for _, r := range required {
 		if !slices.Contains(granted, r) {
-			return reject(ReasonScope, fmt.Sprintf("the token lacks the required scope %s", quote(r)))
+			return reject(ReasonScope, fmt.Sprintf("the token lacks the required scope %s", quote.Text(r, maxQuoted)))
 		}
 	}
 	return nil

@@ -33,7 +33,9 @@ func (h *Handler) authorizeAssertion(r *http.Request, form oauthresp.Form, d *de
 	}
 	a, err := h.validator.Validate(r.Context(), form.Get(paramClientAssertion), audiences)
 	if err != nil {
-		d.claimed(sinchauth.PeekUnverified(form.Get(paramClientAssertion)))
+		if ae, ok := err.(*sinchauth.Error); ok {
+			d.claimed(ae.Claimed)
+		}
 		return nil, assertionError(err)
 	}
 	d.verified(a)

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/hmsgate/caddy-sinch-hms/internal/httpclient"
+	"github.com/hmsgate/caddy-sinch-hms/internal/quote"
 	"github.com/hmsgate/caddy-sinch-hms/tokencache"
 )
 
@@ -59,20 +60,7 @@ func errorBody(body []byte) (string, string) {
 	if json.Unmarshal(body, &e) != nil {
 		return "", ""
 	}
-	return clean(e.Error, 64), clean(e.Description, 200)
-}
-
-func clean(s string, n int) string {
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return -1
-		}
-		return r
-	}, s)
-	if len(s) > n {
-		s = s[:n]
-	}
-	return s
+	return quote.Clean(e.Error, 64), quote.Clean(e.Description, 200)
 }
 
 func retryAfter(v string) time.Duration {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/hmsgate/caddy-sinch-hms/internal/quote"
 	"github.com/hmsgate/caddy-sinch-hms/tokencache"
 )
 
@@ -104,7 +105,7 @@ func CauseOf(err error) Cause {
 	default:
 		c.Detail = otherDetail(err, ue != nil)
 	}
-	c.Detail = cleanText(c.Detail, maxDetail)
+	c.Detail = quote.Clean(c.Detail, maxDetail)
 	return c
 }
 

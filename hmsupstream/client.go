@@ -20,6 +20,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/hmsgate/caddy-sinch-hms/internal/httpclient"
+	"github.com/hmsgate/caddy-sinch-hms/internal/quote"
 	"github.com/hmsgate/caddy-sinch-hms/tokencache"
 )
 
@@ -168,7 +169,7 @@ func parseToken(body []byte, start time.Time) (tokencache.Token, error) {
 		return tokencache.Token{}, unavailable(http.StatusOK, "answer has no access_token")
 	}
 	if a.TokenType != "" && !strings.EqualFold(a.TokenType, "Bearer") {
-		return tokencache.Token{}, unavailable(http.StatusOK, "unexpected token_type "+strconv.Quote(truncate(a.TokenType, 20)))
+		return tokencache.Token{}, unavailable(http.StatusOK, "unexpected token_type "+quote.Text(a.TokenType, 20))
 	}
 	secs, ok := parseExpiresIn(a.ExpiresIn)
 	if !ok {
@@ -237,7 +238,7 @@ func statusError(resp *http.Response, body []byte, now time.Time) error {
 		ue.Code = code
 		var desc string
 		if json.Unmarshal(a.Description, &desc) == nil {
-			ue.Description = cleanText(desc, 200)
+			ue.Description = quote.Clean(desc, 200)
 		}
 	}
 	if ue.Code == "" && ue.Description == "" {
@@ -308,24 +309,6 @@ func jsonErrorKind(err error) string {
 		return "field " + strconv.Quote(te.Field) + " has the wrong type"
 	}
 	return "undecodable"
-}
-
-// cleanText drops control characters and truncates to n runes.
-func cleanText(s string, n int) string {
-	s = strings.Map(func(r rune) rune {
-		if r == utf8.RuneError || unicode.IsControl(r) {
-			return -1
-		}
-		return r
-	}, s)
-	return truncate(strings.TrimSpace(s), n)
-}
-
-func truncate(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	return string([]rune(s)[:n])
 }
 
 // redact is the last line of defence: should anything in the error (an

@@ -50,16 +50,11 @@ func WriteToken(w http.ResponseWriter, accessToken string, expiresIn int64) erro
 
 // WriteTokenBody writes an already encoded token answer.
 func WriteTokenBody(w http.ResponseWriter, body []byte) error {
-	// The four values share one allocation instead of one each (as Set
-	// would): each header gets its own element, capped so that an append
-	// by a later handler copies rather than overwrites its neighbour.
-	vals := make([]string, 4)
-	vals[0], vals[1], vals[2], vals[3] = "application/json;charset=utf-8", "no-store", "no-cache", strconv.Itoa(len(body))
 	h := w.Header()
-	h["Content-Type"] = vals[0:1:1]
-	h["Cache-Control"] = vals[1:2:2]
-	h["Pragma"] = vals[2:3:3]
-	h["Content-Length"] = vals[3:4:4]
+	h.Set("Content-Type", "application/json;charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
 	_, err := w.Write(body)
 	return err

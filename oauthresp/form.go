@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+
+	"github.com/hmsgate/caddy-sinch-hms/internal/quote"
 )
 
 // DefaultMaxBodyBytes bounds a token request body. Sinch's requests are
@@ -92,7 +94,7 @@ func ParseFormBody(body string) (Form, *Error) {
 			return nil, NewError(http.StatusBadRequest, ErrInvalidRequest, "malformed form encoding")
 		}
 		if _, dup := form[name]; dup {
-			return nil, NewError(http.StatusBadRequest, ErrInvalidRequest, "parameter %q repeated", printable(name))
+			return nil, NewError(http.StatusBadRequest, ErrInvalidRequest, "parameter %s repeated", quote.Text(name, 40))
 		}
 		form[name] = value
 	}
@@ -229,13 +231,4 @@ func checkContentType(ct string) *Error {
 
 func tooLarge(limit int64) *Error {
 	return NewError(http.StatusRequestEntityTooLarge, ErrInvalidRequest, "request body larger than %d bytes", limit)
-}
-
-// printable shortens and cleans a caller-supplied name before it goes into
-// an error description.
-func printable(s string) string {
-	if len(s) > 40 {
-		s = s[:40]
-	}
-	return quotable(s)
 }

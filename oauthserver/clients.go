@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"net/http"
 	"net/url"
 	"strings"
 
@@ -53,22 +52,20 @@ func readCredentials(form oauthresp.Form, authorization string) (credentials, *o
 	}
 	switch {
 	case hasBasic && form.Has("client_secret"):
-		return credentials{}, oauthresp.NewError(http.StatusBadRequest, oauthresp.ErrInvalidRequest,
+		return credentials{}, refuse(ReasonBothCredentials,
 			"client authenticated twice: use either HTTP Basic or client_secret in the body, not both")
 	case hasBasic:
 		if form.Has("client_id") && form.Get("client_id") != basic.id {
-			return credentials{}, oauthresp.NewError(http.StatusBadRequest, oauthresp.ErrInvalidRequest,
+			return credentials{}, refuse(ReasonClientIDMismatch,
 				"client_id in the body differs from the HTTP Basic user")
 		}
 		return basic, nil
 	case form.Get("client_id") != "" && form.Has("client_secret"):
 		return credentials{id: form.Get("client_id"), secret: form.Get("client_secret"), method: MethodSecretPost}, nil
 	case form.Has("client_id") || form.Has("client_secret"):
-		return credentials{}, withReason(oauthresp.NewError(http.StatusUnauthorized, oauthresp.ErrInvalidClient,
-			"client_secret_post needs both client_id and client_secret"), "incomplete_credentials")
+		return credentials{}, refuse(ReasonIncomplete, "client_secret_post needs both client_id and client_secret")
 	}
-	return credentials{}, withReason(oauthresp.NewError(http.StatusUnauthorized, oauthresp.ErrInvalidClient,
-		"no client authentication: send client_id and client_secret, or HTTP Basic"), "no_credentials")
+	return credentials{}, refuse(ReasonNoCredentials, "no client authentication: send client_id and client_secret, or HTTP Basic")
 }
 
 // basicChallenge is the WWW-Authenticate value of every 401: HTTP requires
@@ -87,12 +84,10 @@ func parseBasic(authorization string) (credentials, bool, *oauthresp.Error) {
 	}
 	scheme, payload, _ := strings.Cut(authorization, " ")
 	if !strings.EqualFold(scheme, "Basic") {
-		return credentials{}, false, withReason(oauthresp.NewError(http.StatusUnauthorized, oauthresp.ErrInvalidClient,
-			"unsupported Authorization scheme: use HTTP Basic or client_secret_post"), "bad_auth_scheme")
+		return credentials{}, false, refuse(ReasonAuthScheme, "unsupported Authorization scheme: use HTTP Basic or client_secret_post")
 	}
 	malformed := func() (credentials, bool, *oauthresp.Error) {
-		return credentials{}, true, withReason(oauthresp.NewError(http.StatusUnauthorized, oauthresp.ErrInvalidClient,
-			"malformed HTTP Basic credentials"), "malformed_basic")
+		return credentials{}, true, refuse(ReasonMalformedBasic, "malformed HTTP Basic credentials")
 	}
 	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(payload))
 	if err != nil {
@@ -108,16 +103,6 @@ func parseBasic(authorization string) (credentials, bool, *oauthresp.Error) {
 		return malformed()
 	}
 	return credentials{id: id, secret: secret, method: MethodSecretBasic}, true, nil
-}
-
-// withReason labels an error with its bounded reason; a 401 gets the Basic
-// challenge.
-func withReason(oerr *oauthresp.Error, reason string) *oauthresp.Error {
-	oerr.Reason = reason
-	if oerr.Status == http.StatusUnauthorized {
-		oerr.WithHeader("WWW-Authenticate", basicChallenge)
-	}
-	return oerr
 }
 
 // PresentedClientID returns the client_id a token request presents — the

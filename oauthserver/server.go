@@ -8,13 +8,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/hmsgate/caddy-sinch-hms/internal/quote"
 	"github.com/hmsgate/caddy-sinch-hms/oauthresp"
 )
 
@@ -161,8 +161,7 @@ func (s *Server) Exchange(form oauthresp.Form, authorization, issuer, audience s
 		return nil, oerr
 	}
 	if !s.clients.authenticate(cred) {
-		return nil, withReason(oauthresp.NewError(http.StatusUnauthorized, oauthresp.ErrInvalidClient,
-			"client authentication failed"), "bad_client_credentials")
+		return nil, refuse(ReasonClientCredentials, "client authentication failed")
 	}
 	scopes, changed, oerr := s.grantScopes(form)
 	if oerr != nil {
@@ -170,8 +169,7 @@ func (s *Server) Exchange(form oauthresp.Form, authorization, issuer, audience s
 	}
 	tok, exp, err := s.sign(cred.id, scopes, issuer, audience)
 	if err != nil {
-		return nil, withReason(oauthresp.NewError(http.StatusInternalServerError, oauthresp.ErrServerError,
-			"could not sign the access token"), "sign_failed")
+		return nil, refuse(ReasonSignFailed, "could not sign the access token")
 	}
 	return &Issued{ClientID: cred.id, Method: cred.method, Scopes: scopes, AccessToken: tok,
 		ExpiresIn: oauthresp.ExpiresIn(exp, s.now()), ScopeChanged: changed}, nil
@@ -180,11 +178,9 @@ func (s *Server) Exchange(form oauthresp.Form, authorization, issuer, audience s
 func checkGrantType(form oauthresp.Form) *oauthresp.Error {
 	switch gt := form.Get("grant_type"); {
 	case gt == "":
-		return withReason(oauthresp.NewError(http.StatusBadRequest, oauthresp.ErrInvalidRequest,
-			"grant_type is missing"), "malformed")
+		return refuse(ReasonMissingParameter, "grant_type is missing")
 	case gt != "client_credentials":
-		return withReason(oauthresp.NewError(http.StatusBadRequest, oauthresp.ErrUnsupportedGrantType,
-			"grant_type must be client_credentials"), "unsupported_grant_type")
+		return refuse(ReasonGrantType, "grant_type must be client_credentials")
 	}
 	return nil
 }
@@ -198,14 +194,12 @@ func (s *Server) grantScopes(form oauthresp.Form) ([]string, bool, *oauthresp.Er
 	}
 	requested := strings.Fields(form.Get("scope"))
 	if len(requested) == 0 {
-		return nil, false, withReason(oauthresp.NewError(http.StatusBadRequest, oauthresp.ErrInvalidScope,
-			"scope is empty"), "bad_scope")
+		return nil, false, refuse(ReasonScope, "scope is empty")
 	}
 	var granted []string
 	for _, sc := range requested {
 		if !slices.Contains(s.scopes, sc) {
-			return nil, false, withReason(oauthresp.NewError(http.StatusBadRequest, oauthresp.ErrInvalidScope,
-				"scope %q is not allowed here", printable(sc)), "bad_scope")
+			return nil, false, refuse(ReasonScope, "scope %s is not allowed here", quote.Text(sc, 60))
 		}
 		if !slices.Contains(granted, sc) {
 			granted = append(granted, sc)
@@ -258,18 +252,4 @@ func randomID() (string, error) {
 		return "", fmt.Errorf("oauthserver: jti: %w", err)
 	}
 	return base64.RawURLEncoding.EncodeToString(b[:]), nil
-}
-
-// printable shortens and cleans a caller-supplied value for an error
-// description.
-func printable(s string) string {
-	if len(s) > 60 {
-		s = s[:60]
-	}
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r > 0x7e || r == '"' || r == '\\' {
-			return -1
-		}
-		return r
-	}, s)
 }

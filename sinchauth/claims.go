@@ -5,6 +5,8 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/hmsgate/caddy-sinch-hms/internal/quote"
 )
 
 // maxNonceLen bounds the nonce so that a (validly signed) assertion cannot
@@ -85,12 +87,12 @@ func checkIdentity(app *application, p *payload) *Error {
 		if !ok {
 			return reject(ReasonMissingClaim, "iss is missing or not a string")
 		}
-		return reject(ReasonIssuer, "iss is "+quote(iss)+", expected "+quote(app.issuer))
+		return reject(ReasonIssuer, "iss is "+quote.Text(iss, maxQuoted)+", expected "+quote.Text(app.issuer, maxQuoted))
 	}
 	if !stringIs(p.AppKey, app.key) {
 		k, _ := jsonString(p.AppKey)
-		return reject(ReasonAppKeyMismatch, "payload sinch:rtc:application_key "+quote(k)+
-			" does not match the header's "+quote(app.key))
+		return reject(ReasonAppKeyMismatch, "payload sinch:rtc:application_key "+quote.Text(k, maxQuoted)+
+			" does not match the header's "+quote.Text(app.key, maxQuoted))
 	}
 	return nil
 }
@@ -112,16 +114,16 @@ func checkAudience(p *payload, audiences []string) *Error {
 	}
 	accepted := make([]string, len(audiences))
 	for i, a := range audiences {
-		accepted[i] = quote(a)
+		accepted[i] = quote.Text(a, maxQuoted)
 	}
-	return reject(ReasonAudience, "aud "+quote(aud)+" is not an accepted audience (accepted: "+strings.Join(accepted, ", ")+")")
+	return reject(ReasonAudience, "aud "+quote.Text(aud, maxQuoted)+" is not an accepted audience (accepted: "+strings.Join(accepted, ", ")+")")
 }
 
 // checkScope requires the Huawei push scope, as a string or a one-element
 // array.
 func checkScope(p *payload) *Error {
 	if !singleStringIs(p.Scope, HuaweiPushScope) {
-		return reject(ReasonScope, "scope must be "+quote(HuaweiPushScope))
+		return reject(ReasonScope, "scope must be "+quote.Text(HuaweiPushScope, maxQuoted))
 	}
 	return nil
 }
@@ -174,7 +176,7 @@ func (v *Validator) checkSubject(p *payload) (string, *Error) {
 		return "", reject(ReasonMissingClaim, "sub is missing or not a string")
 	}
 	if _, ok := v.hms[sub]; !ok {
-		return "", reject(ReasonUnknownHMSApp, "sub (HMS App ID) "+quote(sub)+" is not a configured HMS application")
+		return "", reject(ReasonUnknownHMSApp, "sub (HMS App ID) "+quote.Text(sub, maxQuoted)+" is not a configured HMS application")
 	}
 	return sub, nil
 }

@@ -2,7 +2,6 @@ package sinchauth
 
 import (
 	"errors"
-	"strconv"
 )
 
 // Reason names why an assertion was rejected. The set is fixed and small on
@@ -52,7 +51,10 @@ func Reasons() []Reason {
 type Error struct {
 	Reason Reason
 	Detail string
-	cause  error // e.g. the ReplayStore's error; reachable through Unwrap
+	// Claimed is who the refused assertion claims to come from, unverified:
+	// for the log line only.
+	Claimed Unverified
+	cause   error // e.g. the ReplayStore's error; reachable through Unwrap
 }
 
 // Error implements error.
@@ -88,12 +90,3 @@ func reject(r Reason, detail string) *Error {
 
 // maxQuoted bounds how much of an attacker-chosen value reaches a log line.
 const maxQuoted = 96
-
-// quote renders an untrusted, non-secret value for Error.Detail: Go-quoted
-// (so control characters cannot forge log lines) and truncated.
-func quote(s string) string {
-	if len(s) > maxQuoted {
-		return strconv.Quote(s[:maxQuoted]) + "..."
-	}
-	return strconv.Quote(s)
-}

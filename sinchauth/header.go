@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/hmsgate/caddy-sinch-hms/internal/quote"
 )
 
 // Header and payload names Sinch uses for the application key.
@@ -52,6 +54,15 @@ func (v *Validator) decodeHeader(seg string) (*joseHeader, *Error) {
 	if err := json.Unmarshal(raw, &h); err != nil || h == nil {
 		return nil, reject(ReasonMalformed, "JOSE header is not a JSON object")
 	}
+	hdr, rej := v.checkHeader(h)
+	if rej != nil {
+		rej.Claimed.ApplicationKey = printableCut(h[claimAppKey])
+	}
+	return hdr, rej
+}
+
+// checkHeader checks a decoded header.
+func (v *Validator) checkHeader(h map[string]any) (*joseHeader, *Error) {
 	if alg, _ := h[headerAlg].(string); alg != algorithm {
 		return nil, reject(ReasonAlgorithm, "alg must be HS256")
 	}
@@ -67,7 +78,7 @@ func (v *Validator) decodeHeader(seg string) (*joseHeader, *Error) {
 	rawKid, _ := h[headerKeyID].(string)
 	kid, ok := parseKeyID(rawKid)
 	if !ok {
-		return nil, reject(ReasonKeyID, "kid "+quote(rawKid)+" is not hkdfv1-YYYYMMDD")
+		return nil, reject(ReasonKeyID, "kid "+quote.Text(rawKid, maxQuoted)+" is not hkdfv1-YYYYMMDD")
 	}
 	return &joseHeader{app: app, kid: kid, rawKid: rawKid}, nil
 }
@@ -81,7 +92,7 @@ func (v *Validator) headerApplication(h map[string]any) (*application, *Error) {
 	}
 	app, ok := v.apps[key]
 	if !ok {
-		return nil, reject(ReasonUnknownApp, "application key "+quote(key)+" is not configured")
+		return nil, reject(ReasonUnknownApp, "application key "+quote.Text(key, maxQuoted)+" is not configured")
 	}
 	return app, nil
 }
@@ -96,7 +107,7 @@ func checkKeyDay(h *joseHeader, p *payload) (time.Time, *Error) {
 		return iat, reject(ReasonMissingClaim, "iat is missing or not a NumericDate")
 	}
 	if gap := abs64(h.kid.date - epochDay(iat)); gap > maxKidDayGap {
-		return iat, reject(ReasonKeyID, "kid "+quote(h.rawKid)+" is "+strconv.FormatInt(gap, 10)+
+		return iat, reject(ReasonKeyID, "kid "+quote.Text(h.rawKid, maxQuoted)+" is "+strconv.FormatInt(gap, 10)+
 			" days from iat's UTC date "+iat.Format(dayLayout))
 	}
 	return iat, nil

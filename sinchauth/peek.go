@@ -3,48 +3,45 @@ package sinchauth
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"strings"
 
-	"github.com/golang-jwt/jwt/v5"
+	"github.com/hmsgate/caddy-sinch-hms/internal/quote"
 )
 
-// Unverified holds what a client assertion CLAIMS about itself, read
-// without checking its signature or any other rule. It exists for one
-// purpose: to say in a rejection's log line who the rejected caller
-// pretended to be. It must never decide anything.
+// Unverified holds what a refused client assertion CLAIMS about itself, as
+// far as the validator had decoded it when it refused: the header's
+// application key once the header was decoded, the payload's sub and nonce
+// once the payload was. Nothing in it was verified. It exists for one
+// purpose: to say in a refusal's log line who the refused caller pretended
+// to be. It must never decide anything.
 type Unverified struct {
 	ApplicationKey   string // header sinch:rtc:application_key (else the payload's)
 	HMSApplicationID string // sub
 	NonceSHA256      string // NonceHash of the nonce; the nonce itself is not kept
 }
 
-// maxPeeked bounds each peeked value: it is attacker-chosen text on its way
-// into a log line.
+// maxPeeked bounds each claimed value: it is attacker-chosen text on its
+// way into a log line.
 const maxPeeked = 64
 
-// PeekUnverified reads the claimed application key, HMS App ID and nonce
-// hash of an assertion without verifying it. Anything it cannot read stays
-// empty; it never fails. Values are cut to 64 bytes and stripped of
-// characters outside printable ASCII.
-func PeekUnverified(assertion string) Unverified {
-	var u Unverified
-	if checkShape(assertion) != nil {
-		return u
+// claimedBy completes e.Claimed from the decoded (maybe unverified)
+// claims p and returns e.
+func (e *Error) claimedBy(p *payload) *Error {
+	if e.Claimed.ApplicationKey == "" {
+		e.Claimed.ApplicationKey = printableCut(jsonValue(p.AppKey))
 	}
-	claims := jwt.MapClaims{}
-	tok, _, err := jwt.NewParser().ParseUnverified(assertion, claims)
-	if err != nil || tok == nil {
-		return u
+	e.Claimed.HMSApplicationID = printableCut(jsonValue(p.Sub))
+	if nonce, ok := jsonString(p.Nonce); ok && nonce != "" {
+		e.Claimed.NonceSHA256 = NonceHash(nonce)
 	}
-	u.ApplicationKey = peekString(tok.Header[claimAppKey])
-	if u.ApplicationKey == "" {
-		u.ApplicationKey = peekString(claims[claimAppKey])
+	return e
+}
+
+// jsonValue is raw as a string if it is a JSON string, else nil.
+func jsonValue(raw []byte) any {
+	if s, ok := jsonString(raw); ok {
+		return s
 	}
-	u.HMSApplicationID = peekString(claims["sub"])
-	if nonce, ok := claims["nonce"].(string); ok && nonce != "" {
-		u.NonceSHA256 = NonceHash(nonce)
-	}
-	return u
+	return nil
 }
 
 // NonceHash is the first 16 hex digits of SHA-256(nonce): enough to follow
@@ -55,15 +52,9 @@ func NonceHash(nonce string) string {
 	return hex.EncodeToString(sum[:8])
 }
 
-func peekString(v any) string {
+// printableCut is v if it is a string, cleaned and cut to maxPeeked runes
+// (see quote.Clean); else "".
+func printableCut(v any) string {
 	s, _ := v.(string)
-	if len(s) > maxPeeked {
-		s = s[:maxPeeked]
-	}
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r > 0x7e {
-			return -1
-		}
-		return r
-	}, s)
+	return quote.Clean(s, maxPeeked)
 }

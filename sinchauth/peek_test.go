@@ -3,46 +3,70 @@ package sinchauth
 import (
 	"strings"
 	"testing"
-	"time"
 )
 
-func TestPeekUnverifiedReadsClaimsOfAnyAssertion(t *testing.T) {
-	tok, err := Mint(MintParams{
-		ApplicationKey: testAppKey, Secret: []byte("not the configured secret"), HMSApplicationID: testHMSApp,
-		Audience: testAudience, IssuedAt: time.Now(), Lifetime: time.Minute, Nonce: "the-nonce",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := PeekUnverified(tok)
-	if u.ApplicationKey != testAppKey || u.HMSApplicationID != testHMSApp {
-		t.Errorf("peeked %+v, want the claimed key and sub even with a wrong signature", u)
-	}
-	if u.NonceSHA256 != NonceHash("the-nonce") || len(u.NonceSHA256) != 16 || strings.Contains(u.NonceSHA256, "nonce") {
-		t.Errorf("NonceSHA256 = %q, want 16 hex digits of SHA-256(nonce)", u.NonceSHA256)
+// A refusal carries who the assertion claims to be, as far as the
+// validator decoded it, so that the glue never decodes an assertion again.
+func TestRefusalCarriesTheClaimedIdentity(t *testing.T) {
+	f := newFixture(t)
+	nonce := "nonce-" + t.Name()
+	full := Unverified{ApplicationKey: testAppKey, HMSApplicationID: testHMSApp, NonceSHA256: NonceHash(nonce)}
+	for _, tc := range []struct {
+		name string
+		tok  func() string
+		want Reason
+		who  Unverified
+	}{
+		{"wrong secret: the whole payload", func() string {
+			return f.token(f.header(), f.claims(), []byte("not the configured secret"))
+		}, ReasonSignature, full},
+		{"a claim check", func() string {
+			return f.valid(func(_, p map[string]any) { p["aud"] = "https://elsewhere.example" })
+		}, ReasonAudience, full},
+		{"replayed: the verified values", func() string { return f.valid(nil) }, ReasonReplay, full},
+		{"header refused: only the header's key", func() string {
+			return f.valid(func(h, _ map[string]any) { h["alg"] = "HS384" })
+		}, ReasonAlgorithm, Unverified{ApplicationKey: testAppKey}},
+		{"unknown application: the claimed key", func() string {
+			return f.valid(func(h, _ map[string]any) { h[claimAppKey] = "other-key" })
+		}, ReasonUnknownApp, Unverified{ApplicationKey: "other-key"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tok := tc.tok()
+			if tc.want == ReasonReplay {
+				f.expectOK(tok)
+			}
+			e := f.expectReason(tok, tc.want)
+			if e.Claimed != tc.who {
+				t.Errorf("Claimed = %+v, want %+v", e.Claimed, tc.who)
+			}
+		})
 	}
 }
 
-func TestPeekUnverifiedBoundsAndStripsValues(t *testing.T) {
+func TestClaimedValuesAreBoundedAndStripped(t *testing.T) {
 	f := newFixture(t)
 	tok := f.valid(func(h, p map[string]any) {
-		h[claimAppKey] = "key\nwith\x1bcontrols" + strings.Repeat("x", 200)
-		p["sub"] = 12345 // not a string
-		delete(p, "nonce")
+		p["sub"] = "sub\nwith\x1bcontrols" + strings.Repeat("x", 200)
 	})
-	u := PeekUnverified(tok)
-	if strings.ContainsAny(u.ApplicationKey, "\n\x1b") || len(u.ApplicationKey) > maxPeeked || !strings.HasPrefix(u.ApplicationKey, "keywith") {
-		t.Errorf("ApplicationKey = %q, want printable and at most %d bytes", u.ApplicationKey, maxPeeked)
+	e := f.expectReason(tok, ReasonUnknownHMSApp)
+	u := e.Claimed
+	if strings.ContainsAny(u.HMSApplicationID, "\n\x1b") || len(u.HMSApplicationID) > maxPeeked || !strings.HasPrefix(u.HMSApplicationID, "subwith") {
+		t.Errorf("HMSApplicationID = %q, want printable and at most %d bytes", u.HMSApplicationID, maxPeeked)
 	}
-	if u.HMSApplicationID != "" || u.NonceSHA256 != "" {
-		t.Errorf("peeked %+v, want empty sub and nonce hash", u)
+	e = f.expectReason(f.valid(func(_, p map[string]any) { p["sub"] = 12345; delete(p, "nonce") }), ReasonMissingClaim)
+	if e.Claimed.HMSApplicationID != "" || e.Claimed.NonceSHA256 != "" {
+		t.Errorf("Claimed = %+v, want empty sub and nonce hash", e.Claimed)
 	}
 }
 
-func TestPeekUnverifiedNeverFails(t *testing.T) {
-	for _, s := range []string{"", "a.b", "not a jwt", "e30.e30.", strings.Repeat("A", MaxAssertionSize+1)} {
-		if u := PeekUnverified(s); u != (Unverified{}) {
-			t.Errorf("PeekUnverified(%.20q) = %+v, want empty", s, u)
+func TestMalformedAssertionClaimsNothing(t *testing.T) {
+	f := newFixture(t)
+	for s, want := range map[string]Reason{"a.b": ReasonMalformed, "not a jwt": ReasonMalformed, "e30.e30.": ReasonAlgorithm,
+		strings.Repeat("A", MaxAssertionSize+1): ReasonMalformed} {
+		e := f.expectReason(s, want)
+		if e.Claimed != (Unverified{}) {
+			t.Errorf("Claimed of %.20q = %+v, want empty", s, e.Claimed)
 		}
 	}
 }

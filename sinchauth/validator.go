@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/hmsgate/caddy-sinch-hms/internal/quote"
 )
 
 // MaxAssertionSize bounds the assertion before any decoding. Sinch's
@@ -149,13 +150,15 @@ func (v *Validator) validate(ctx context.Context, assertion string, audiences []
 	var claims payload // on the stack: its values point into the decoded segment
 	app, iat, rej := v.verify(assertion, epochDay(now), &claims)
 	if rej != nil {
-		return nil, rej
+		return nil, rej.claimedBy(&claims)
 	}
 	a, rej := v.checkClaims(app, &claims, iat, audiences, now)
 	if rej != nil {
-		return nil, rej
+		rej.Claimed.ApplicationKey = app.key
+		return nil, rej.claimedBy(&claims)
 	}
 	if rej := v.claimNonce(ctx, a); rej != nil {
+		rej.Claimed = Unverified{ApplicationKey: a.ApplicationKey, HMSApplicationID: a.HMSApplicationID, NonceSHA256: NonceHash(a.Nonce)}
 		return nil, rej
 	}
 	return a, nil
@@ -193,12 +196,21 @@ func (v *Validator) verify(assertion string, today int64, p *payload) (*applicat
 	if rej != nil {
 		return nil, time.Time{}, rej
 	}
+	app, iat, rej := v.verifyWith(h, cached, jws, today, p)
+	if rej != nil {
+		rej.Claimed.ApplicationKey = h.app.key
+	}
+	return app, iat, rej
+}
+
+// verifyWith is verify once the header h is checked.
+func (v *Validator) verifyWith(h *joseHeader, cached bool, jws compactJWS, today int64, p *payload) (*application, time.Time, *Error) {
 	sig, err := v.parser.DecodeSegment(jws.signature)
 	if err != nil {
 		return nil, time.Time{}, reject(ReasonMalformed, "signature is not strictly encoded base64url")
 	}
 	if !anyVerifies(h.app.signingKeys(h.kid, today), jws.signingInput, sig) {
-		return nil, time.Time{}, v.explainBadSignature(h, jws)
+		return nil, time.Time{}, v.explainBadSignature(h, jws, p)
 	}
 	if !cached {
 		v.headers.remember(jws.header, h)
@@ -216,16 +228,18 @@ func (v *Validator) verify(assertion string, today int64, p *payload) (*applicat
 // explainBadSignature names why an assertion whose signature did not verify
 // is refused. A payload that is not JSON, lacks iat or dates the kid far
 // from iat is reported as such, as golang-jwt's parse-then-verify order
-// did; anything else is a bad signature. This runs on refusals only.
-func (v *Validator) explainBadSignature(h *joseHeader, jws compactJWS) *Error {
-	var p payload
-	if rej := v.decodePayload(jws.payload, &p); rej != nil {
+// did; anything else is a bad signature. This runs on refusals only; the
+// claims it decodes into p name, unverified, who the refused caller claims
+// to be (Error.Claimed).
+func (v *Validator) explainBadSignature(h *joseHeader, jws compactJWS, p *payload) *Error {
+	if rej := v.decodePayload(jws.payload, p); rej != nil {
+		*p = payload{} // a payload that is not JSON claims nothing
 		return rej
 	}
-	if _, rej := checkKeyDay(h, &p); rej != nil {
+	if _, rej := checkKeyDay(h, p); rej != nil {
 		return rej
 	}
-	return reject(ReasonSignature, "signature does not verify with any configured secret of application "+quote(h.app.key))
+	return reject(ReasonSignature, "signature does not verify with any configured secret of application "+quote.Text(h.app.key, maxQuoted))
 }
 
 // claimNonce records the nonce for as long as the assertion could still be
@@ -236,7 +250,7 @@ func (v *Validator) claimNonce(ctx context.Context, a *Assertion) *Error {
 		return &Error{Reason: ReasonReplayStore, Detail: "replay store could not record the nonce", cause: err}
 	}
 	if !fresh {
-		return reject(ReasonReplay, "nonce with SHA-256 prefix "+NonceHash(a.Nonce)+" was already used by application "+quote(a.ApplicationKey))
+		return reject(ReasonReplay, "nonce with SHA-256 prefix "+NonceHash(a.Nonce)+" was already used by application "+quote.Text(a.ApplicationKey, maxQuoted))
 	}
 	return nil
 }
