@@ -1,0 +1,250 @@
+package endpoint
+
+import (
+	"regexp"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/hmsgate/caddy-sinch-hms/redisstore"
+)
+
+// Caddyfile helpers the three directives share.
+
+// Once refuses a subdirective given a second time: d is on its name, seen
+// holds the names met so far in the block. Repeatable subdirectives are
+// not passed to it.
+func Once(d *caddyfile.Dispenser, seen map[string]bool) error {
+	if seen[d.Val()] {
+		return d.Errf("subdirective %q given more than once", d.Val())
+	}
+	seen[d.Val()] = true
+	return nil
+}
+
+// Unknown is the error of a subdirective the block does not know.
+func Unknown(d *caddyfile.Dispenser) error {
+	return d.Errf("unrecognized subdirective %q", d.Val())
+}
+
+// ParseSingle reads the one argument of the subdirective d is on into dst.
+func ParseSingle(d *caddyfile.Dispenser, dst *string) error {
+	if !d.NextArg() {
+		return d.ArgErr()
+	}
+	*dst = d.Val()
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	return nil
+}
+
+// ParseDuration reads the one positive duration of the subdirective d is
+// on into dst.
+func ParseDuration(d *caddyfile.Dispenser, dst *caddy.Duration) error {
+	var s string
+	if err := ParseSingle(d, &s); err != nil {
+		return err
+	}
+	dur, err := caddy.ParseDuration(s)
+	if err != nil {
+		return d.Errf("%s: bad duration %q: %v", d.Val(), s, err)
+	}
+	if dur <= 0 {
+		return d.Errf("duration %q must be positive", s)
+	}
+	*dst = caddy.Duration(dur)
+	return nil
+}
+
+// ParseStore reads a store: `memory`, or `redis` with a URL and/or a
+// block (see parseRedisStore); d is on the store's subdirective.
+func ParseStore(d *caddyfile.Dispenser, dst **StoreConfig) error {
+	name := d.Val()
+	if !d.NextArg() {
+		return d.ArgErr()
+	}
+	switch backend := d.Val(); backend {
+	case "memory":
+		*dst = &StoreConfig{Backend: backend}
+	case "redis":
+		return parseRedisStore(d, name, dst)
+	default:
+		if !optionName.MatchString(backend) { // a URL, maybe with a password, without `redis` before it
+			return d.Errf("%s: unknown backend (not shown: it may hold a password; supported: memory, redis <url>)", name)
+		}
+		return d.Errf("%s: unknown backend %q (supported: memory, redis)", name, backend)
+	}
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	return nil
+}
+
+// parseRedisStore parses the rest of a redis store; d is on `redis`:
+//
+//	<name> redis [<url>] [{
+//	    url <url>             # instead of the one after redis
+//	    username <user>
+//	    password <password>   # any bytes; best {env.NAME} or {file./path}
+//	    key_prefix <prefix>
+//	}]
+//
+// A literal URL is parsed here so that a bad one is reported with its line;
+// one holding placeholders is parsed in Provision. No error here quotes a
+// token of the line (the Dispenser's ArgErr does): it may be a password.
+func parseRedisStore(d *caddyfile.Dispenser, name string, dst **StoreConfig) error {
+	sc := &StoreConfig{Backend: backendRedis}
+	if d.NextArg() {
+		sc.URL = d.Val()
+		if d.NextArg() {
+			return d.Errf("%s redis: wrong argument count: one URL (a password goes in the block: password {env.REDIS_PASSWORD})", name)
+		}
+	}
+	seen := make(map[string]bool)
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		opt := d.Val()
+		var field *string
+		switch opt {
+		case "url":
+			if sc.URL != "" && !seen[opt] {
+				return d.Errf("%s redis: the URL is given twice, after redis and as url", name)
+			}
+			field = &sc.URL
+		case "username":
+			field = &sc.Username
+		case "password":
+			field = &sc.Password
+		case "key_prefix":
+			field = &sc.KeyPrefix
+		default:
+			if !optionName.MatchString(opt) { // a URL or password put on a line of its own
+				return d.Errf("%s redis: unrecognized option (not shown: it may hold a password); options: url, username, password, key_prefix", name)
+			}
+			return d.Errf("%s redis: unrecognized option %q", name, opt)
+		}
+		if seen[opt] {
+			return d.Errf("%s redis: %s given more than once", name, opt)
+		}
+		seen[opt] = true
+		args := d.RemainingArgs()
+		if len(args) != 1 {
+			return d.Errf("%s redis: %s takes exactly one argument (quote a value holding spaces)", name, opt)
+		}
+		if args[0] == "" {
+			return d.Errf("%s redis: %s is empty", name, opt)
+		}
+		*field = args[0]
+	}
+	if sc.URL == "" {
+		return d.Errf("%s redis needs a URL: `redis <url>`, or `url <url>` in its block; e.g. redis://redis.internal:6379/0 with `password {env.REDIS_PASSWORD}` in the block", name)
+	}
+	if !strings.Contains(sc.URL, "{") {
+		// Stand-ins for the credentials: only whether they are set counts.
+		cred := redisstore.Credentials{Username: nonEmpty(sc.Username), Password: nonEmpty(sc.Password)}
+		if _, err := redisstore.ParseURL(sc.URL, cred); err != nil {
+			return d.Errf("%s: %v", name, err)
+		}
+	}
+	*dst = sc
+	return nil
+}
+
+// optionName is what an option's name looks like; anything else is not
+// quoted in an error.
+var optionName = regexp.MustCompile(`^[a-z_]{1,32}$`)
+
+// nonEmpty is "x" if s is set, else "".
+func nonEmpty(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "x"
+}
+
+// ParseBearer parses a `bearer` block; d is positioned on `bearer`.
+// Syntax:
+//
+//	bearer {
+//	    jwks_url <url>                 # or: public_key <path to PEM>
+//	    issuer <iss>
+//	    audience <aud>
+//	    scope <required scope>...
+//	    introspection_url <url>        # for opaque tokens
+//	    introspection_client <client_id> <client_secret>
+//	    clock_skew <duration>          # default 60s
+//	    jwks_refresh_interval <duration>      # default 1h
+//	    jwks_min_refresh_interval <duration>  # default 1m
+//	}
+//
+// Each subdirective may appear once. Placeholders are kept for Provision.
+func ParseBearer(d *caddyfile.Dispenser) (*BearerConfig, error) {
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	b := new(BearerConfig)
+	seen := make(map[string]bool)
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		if seen[d.Val()] {
+			return nil, d.Errf("bearer: subdirective %q given more than once", d.Val())
+		}
+		seen[d.Val()] = true
+		var err error
+		switch d.Val() {
+		case "jwks_url":
+			err = ParseSingle(d, &b.JWKSURL)
+		case "public_key":
+			err = ParseSingle(d, &b.PublicKey)
+		case "issuer":
+			err = ParseSingle(d, &b.Issuer)
+		case "audience":
+			err = ParseSingle(d, &b.Audience)
+		case "scope":
+			err = ParseArgs(d, &b.Scopes)
+		case "introspection_url":
+			err = ParseSingle(d, &b.IntrospectionURL)
+		case "introspection_client":
+			args := d.RemainingArgs()
+			if len(args) != 2 {
+				return nil, d.Errf("bearer: introspection_client needs exactly a client id and a client secret")
+			}
+			b.IntrospectionClientID, b.IntrospectionClientSecret = args[0], args[1]
+		case "clock_skew":
+			err = ParseDuration(d, &b.ClockSkew)
+		case "jwks_refresh_interval":
+			err = ParseDuration(d, &b.JWKSRefreshInterval)
+		case "jwks_min_refresh_interval":
+			err = ParseDuration(d, &b.JWKSMinRefreshInterval)
+		default:
+			return nil, d.Errf("bearer: unrecognized subdirective %q", d.Val())
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if err := b.Validate(); err != nil {
+		return nil, d.Errf("%v", err)
+	}
+	return b, nil
+}
+
+// ParseFlag sets a subdirective that takes no argument.
+func ParseFlag(d *caddyfile.Dispenser, dst *bool) error {
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	*dst = true
+	return nil
+}
+
+// ParseArgs appends the one or more arguments of the subdirective d is on
+// to dst.
+func ParseArgs(d *caddyfile.Dispenser, dst *[]string) error {
+	args := d.RemainingArgs()
+	if len(args) == 0 {
+		return d.ArgErr()
+	}
+	*dst = append(*dst, args...)
+	return nil
+}

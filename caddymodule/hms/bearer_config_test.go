@@ -1,0 +1,153 @@
+package hms
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hmsgate/caddy-sinch-hms/caddymodule/endpoint"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddytest"
+)
+
+func TestParseBearer(t *testing.T) {
+	d := caddyfile.NewTestDispenser(`bearer {
+		jwks_url https://as.example.com/jwks
+		issuer https://as.example.com
+		audience https://auth.example.com/token
+		scope a b
+		introspection_url https://as.example.com/introspect
+		introspection_client caddy {env.INTROSPECTION_SECRET}
+		clock_skew 30s
+		jwks_refresh_interval 10m
+		jwks_min_refresh_interval 30s
+	}`)
+	d.Next()
+	b, err := endpoint.ParseBearer(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := endpoint.BearerConfig{
+		JWKSURL: "https://as.example.com/jwks", Issuer: "https://as.example.com",
+		Audience: "https://auth.example.com/token", Scopes: []string{"a", "b"},
+		IntrospectionURL: "https://as.example.com/introspect", IntrospectionClientID: "caddy",
+		IntrospectionClientSecret: "{env.INTROSPECTION_SECRET}", ClockSkew: caddy.Duration(30 * time.Second),
+		JWKSRefreshInterval: caddy.Duration(10 * time.Minute), JWKSMinRefreshInterval: caddy.Duration(30 * time.Second),
+	}
+	if fmt.Sprint(*b) != fmt.Sprint(want) {
+		t.Errorf("parsed %+v\nwant   %+v", *b, want)
+	}
+}
+
+func TestParseBearerErrors(t *testing.T) {
+	const jwt = "jwks_url https://as/jwks\n issuer i\n audience a\n"
+	for name, tc := range map[string]struct{ src, want string }{
+		"unknown":             {"bearer {\n" + jwt + " frob x\n}", `unrecognized subdirective "frob"`},
+		"repeated":            {"bearer {\n" + jwt + " issuer j\n}", "more than once"},
+		"empty":               {"bearer {\n}", "needs jwks_url, public_key or introspection_url"},
+		"both key sources":    {"bearer {\n" + jwt + " public_key /k.pem\n}", "exclusive"},
+		"no issuer":           {"bearer {\n jwks_url https://as/jwks\n audience a\n}", "issuer and audience"},
+		"introspection alone": {"bearer {\n introspection_url https://as/i\n}", "introspection_client"},
+		"client arity":        {"bearer {\n introspection_url https://as/i\n introspection_client x\n}", "exactly a client id"},
+		"not a URL":           {"bearer {\n jwks_url /jwks\n issuer i\n audience a\n}", "absolute http(s) URL"},
+		"bad duration":        {"bearer {\n" + jwt + " clock_skew soon\n}", "bad duration"},
+		"argument":            {"bearer x {\n" + jwt + "}", "wrong argument count"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			d := caddyfile.NewTestDispenser(tc.src)
+			d.Next()
+			_, err := endpoint.ParseBearer(d)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error = %v, want it to contain %q", err, tc.want)
+			}
+			if !strings.Contains(err.Error(), "Testfile:") {
+				t.Errorf("error %q does not name the line", err)
+			}
+		})
+	}
+}
+
+// TestAdaptBearer pins the Caddyfile → JSON of Alt A: the introspection
+// secret stays a placeholder in the JSON.
+func TestAdaptBearer(t *testing.T) {
+	caddytest.AssertAdapt(t, `:8080 {
+	sinch_hms {
+		bearer {
+			introspection_url https://as.example.com/introspect
+			introspection_client caddy {env.INTROSPECTION_SECRET}
+			scope hms
+		}
+		hms_application 111 {env.HMS_SECRET}
+		forward
+		forward_credentials
+	}
+}`, "caddyfile", `{
+	"apps": {
+		"http": {
+			"servers": {
+				"srv0": {
+					"listen": [
+						":8080"
+					],
+					"routes": [
+						{
+							"handle": [
+								{
+									"bearer": {
+										"introspection_client_id": "caddy",
+										"introspection_client_secret": "{env.INTROSPECTION_SECRET}",
+										"introspection_url": "https://as.example.com/introspect",
+										"scopes": [
+											"hms"
+										]
+									},
+									"forward": true,
+									"forward_credentials": true,
+									"handler": "sinch_hms",
+									"hms_applications": [
+										{
+											"app_id": "111",
+											"app_secret": "{env.HMS_SECRET}"
+										}
+									]
+								}
+							]
+						}
+					]
+				}
+			}
+		}
+	}
+}`)
+}
+
+func TestBearerConfigLoadErrors(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs a real Caddy")
+	}
+	startCaddy(t, testBase+" {\n\trespond 204\n}\n")
+	site := func(bearer string) string {
+		return globalOptions + fmt.Sprintf("%s {\n\troute /t {\n\t\tsinch_hms {\n\t\t\tbearer {\n%s\n\t\t\t}\n\t\t\thms_application 1 s\n\t\t}\n\t}\n}\n", testBase, bearer)
+	}
+	for name, tc := range map[string]struct{ bearer, want string }{
+		"missing public key file": {"public_key /nonexistent/as.pem\nissuer i\naudience a", "public_key"},
+		"missing env secret":      {"introspection_url https://as/i\nintrospection_client c {env.SINCH_HMS_TEST_MISSING}", "placeholder"},
+		"no key source":           {"issuer i\naudience a", "needs jwks_url"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if msg := loadError(t, site(tc.bearer)); !strings.Contains(msg, tc.want) {
+				t.Errorf("load error %q does not contain %q", msg, tc.want)
+			}
+		})
+	}
+	t.Run("forward_credentials without forward", func(t *testing.T) {
+		src := globalOptions + fmt.Sprintf("%s {\n\tsinch_hms {\n\t\tsinch_application k %s\n\t\thms_application 1 s\n\t\tforward_credentials\n\t}\n}\n",
+			testBase, testSinchSecret)
+		if msg := loadError(t, src); !strings.Contains(msg, "forward_credentials needs forward") {
+			t.Errorf("load error %q", msg)
+		}
+	})
+}

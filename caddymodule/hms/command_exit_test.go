@@ -1,0 +1,203 @@
+package hms
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hmsgate/caddy-sinch-hms/sinchauth"
+)
+
+// buildCaddy builds ./cmd/caddy, the project's Caddy, into a temporary
+// directory and returns the binary's path.
+func buildCaddy(t *testing.T) string {
+	t.Helper()
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("the go tool is needed to build ./cmd/caddy: %v", err)
+	}
+	bin := filepath.Join(t.TempDir(), "caddy")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, goTool, "build", "-o", bin, "./cmd/caddy")
+	cmd.Dir = ".." // the module root
+	start := time.Now()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/caddy: %v\n%s", err, out)
+	}
+	t.Logf("built ./cmd/caddy in %v", time.Since(start).Round(time.Millisecond))
+	return bin
+}
+
+// runBinary runs the built Caddy with args and extra environment and
+// returns its exit status and output. The secrets' environment variables
+// of the caller do not leak in.
+func runBinary(t *testing.T, bin string, env []string, args ...string) (int, string, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	home := t.TempDir()
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "SINCH_CLIENT_SECRET=") && !strings.HasPrefix(kv, "SINCH_APPLICATION_SECRET=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, "HOME="+home, "XDG_CONFIG_HOME="+home, "XDG_DATA_HOME="+home)
+	cmd.Env = append(cmd.Env, env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		return 0, stdout.String(), stderr.String()
+	case errors.As(err, &exit) && exit.Exited():
+		return exit.ExitCode(), stdout.String(), stderr.String()
+	}
+	t.Fatalf("running %s: %v\nstdout:\n%s\nstderr:\n%s", args[0], err, stdout.String(), stderr.String())
+	return 0, "", ""
+}
+
+// exitSite is one Caddy serving the embedded AS and, at the HMS token
+// path, sinch_hms taking both Alt B assertions and Alt A bearer tokens of
+// that AS.
+func exitSite(keys asKeys, huaweiURL string) string {
+	return fmt.Sprintf(`%s {
+%s
+	route %s {
+		sinch_hms {
+			sinch_application %s %s
+			bearer {
+				jwks_url %s
+				issuer %s
+				audience %s
+				scope %s
+			}
+			hms_application %s %s
+			huawei_token_url %s
+		}
+	}
+}
+`, testBase, asRoute(keys.PrivPath, ""), testTokenPath, testAppKey, testSinchSecret,
+		testASURL, testBase, testBase, sinchauth.HuaweiPushScope,
+		testHMSAppID, testHMSAppSecret, huaweiURL)
+}
+
+// TestCommandExitCodes runs every CLI command of the project through the
+// built binary: a failed check, an unreachable or refusing endpoint, and
+// bad flags exit non-zero; a working deployment exits 0; no secret is
+// printed either way.
+func TestCommandExitCodes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds ./cmd/caddy and runs a real Caddy; skipped with -short")
+	}
+	bin := buildCaddy(t)
+	emu := newHuawei(t)
+	keys := newASKeys(t)
+	startCaddy(t, exitSite(keys, emu.URL))
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + ln.Addr().String() + "/token"
+	ln.Close()
+	refusing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("WWW-Authenticate", `Basic realm="token"`)
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprint(w, `{"error":"invalid_client","error_description":"client authentication failed"}`)
+	}))
+	t.Cleanup(refusing.Close)
+
+	const (
+		wrongClientSecret = "wrong-client-secret-7d1f9a"
+		wrongSinchSecret  = "d3Jvbmctc2luY2gtc2VjcmV0LTQ0Zg==" // base64, not the application's
+	)
+	secrets := []string{testClientSecret, wrongClientSecret, testSinchSecret, wrongSinchSecret, testHMSAppSecret}
+
+	tokenCheck := func(extra ...string) []string {
+		return append([]string{"sinch-token-check", "--token-url", testASURL, "--client-id", testClientID}, extra...)
+	}
+	assertion := func(secret string, extra ...string) []string {
+		return append([]string{"sinch-hms-assertion", "--app-key", testAppKey, "--secret", secret,
+			"--hms-app-id", testHMSAppID}, extra...)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  []string
+		ok   bool
+	}{
+		// sinch-token-check
+		{"token-check: working AS", tokenCheck("--client-secret", testClientSecret), nil, true},
+		{"token-check: working AS, secret from env", tokenCheck(), []string{"SINCH_CLIENT_SECRET=" + testClientSecret}, true},
+		{"token-check: working AS and sinch_hms", tokenCheck("--client-secret", testClientSecret,
+			"--hms-url", testTokenURL, "--hms-app-id", testHMSAppID), nil, true},
+		{"token-check: wrong secret at the real AS", tokenCheck("--client-secret", wrongClientSecret), nil, false},
+		{"token-check: wrong secret from env", tokenCheck("--basic"), []string{"SINCH_CLIENT_SECRET=" + wrongClientSecret}, false},
+		{"token-check: AS answers 401", []string{"sinch-token-check", "--token-url", refusing.URL, "--client-id", testClientID,
+			"--client-secret", testClientSecret}, nil, false},
+		{"token-check: AS port closed", []string{"sinch-token-check", "--token-url", closed, "--client-id", testClientID,
+			"--client-secret", testClientSecret}, nil, false},
+		{"token-check: HMS endpoint answers 401", tokenCheck("--client-secret", testClientSecret,
+			"--hms-url", refusing.URL, "--hms-app-id", testHMSAppID), nil, false},
+		{"token-check: FCM endpoint port closed", tokenCheck("--client-secret", testClientSecret,
+			"--fcm-url", closed, "--fcm-project", "123456789012"), nil, false},
+		{"token-check: unknown HMS app at the real sinch_hms", tokenCheck("--client-secret", testClientSecret,
+			"--hms-url", testTokenURL, "--hms-app-id", "404404"), nil, false},
+		{"token-check: no flags", []string{"sinch-token-check"}, nil, false},
+		{"token-check: no secret", tokenCheck(), nil, false},
+		{"token-check: fcm-url without project", tokenCheck("--client-secret", testClientSecret, "--fcm-url", closed), nil, false},
+		{"token-check: misspelt flag", tokenCheck("--client-secrte=" + wrongClientSecret), nil, false},
+		{"token-check: stray argument", tokenCheck("--client-secret", testClientSecret, wrongClientSecret), nil, false},
+
+		// sinch-hms-assertion
+		{"assertion: mint only", assertion(testSinchSecret, "--aud", testTokenURL), nil, true},
+		{"assertion: --post to the real sinch_hms", assertion(testSinchSecret, "--post", testTokenURL), nil, true},
+		{"assertion: --check against the real sinch_hms", assertion(testSinchSecret, "--post", testTokenURL, "--check"), nil, true},
+		{"assertion: --check, secret from env", assertion("", "--post", testTokenURL, "--check"),
+			[]string{"SINCH_APPLICATION_SECRET=" + testSinchSecret}, true},
+		{"assertion: --post, wrong secret", assertion(wrongSinchSecret, "--post", testTokenURL), nil, false},
+		{"assertion: --check, wrong secret", assertion(wrongSinchSecret, "--post", testTokenURL, "--check"), nil, false},
+		{"assertion: --check, wrong secret from env", assertion("", "--post", testTokenURL, "--check"),
+			[]string{"SINCH_APPLICATION_SECRET=" + wrongSinchSecret}, false},
+		{"assertion: --post answers 401", assertion(testSinchSecret, "--post", refusing.URL), nil, false},
+		{"assertion: --check answers 401", assertion(testSinchSecret, "--post", refusing.URL, "--check"), nil, false},
+		{"assertion: --post port closed", assertion(testSinchSecret, "--post", closed), nil, false},
+		{"assertion: --check port closed", assertion(testSinchSecret, "--post", closed, "--check"), nil, false},
+		{"assertion: no flags", []string{"sinch-hms-assertion"}, nil, false},
+		{"assertion: --check without --post", assertion(testSinchSecret, "--aud", testTokenURL, "--check"), nil, false},
+		{"assertion: secret not base64", assertion("not*base64*"+wrongClientSecret, "--aud", testTokenURL), nil, false},
+		{"assertion: bad --ttl", assertion(testSinchSecret, "--aud", testTokenURL, "--ttl", "forever"), nil, false},
+		{"assertion: misspelt flag", assertion(testSinchSecret, "--aud", testTokenURL, "--chek"), nil, false},
+		{"assertion: stray argument", assertion(testSinchSecret, "--aud", testTokenURL, wrongSinchSecret), nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := runBinary(t, bin, tc.env, tc.args...)
+			if tc.ok && code != 0 || !tc.ok && code == 0 {
+				t.Errorf("exit status %d, want %s\nstdout:\n%s\nstderr:\n%s", code, map[bool]string{true: "0", false: "non-zero"}[tc.ok], stdout, stderr)
+			}
+			for _, s := range secrets {
+				if strings.Contains(stdout, s) || strings.Contains(stderr, s) {
+					t.Errorf("output holds the secret %.4s…\nstdout:\n%s\nstderr:\n%s", s, stdout, stderr)
+				}
+			}
+			if tc.args[0] == "sinch-token-check" && regexp.MustCompile(`eyJ[A-Za-z0-9_-]{20,}\.`).MatchString(stdout+stderr) {
+				t.Errorf("output holds a live token:\n%s%s", stdout, stderr)
+			}
+		})
+	}
+}
