@@ -66,6 +66,13 @@ func pemVerifier(t *testing.T, now func() time.Time, keys ...ed25519.PrivateKey)
 		pubs = append(pubs, got...)
 	}
 	src, err := bearerauth.NewStaticKeys(pubs...)
+	return embeddedVerifier(t, src, err, now)
+}
+
+// embeddedVerifier verifies the embedded server's tokens with the key
+// source src (whose construction returned err).
+func embeddedVerifier(t *testing.T, src bearerauth.KeySource, err error, now func() time.Time) bearerauth.Verifier {
+	t.Helper()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,14 +96,7 @@ func jwksVerifierOf(t *testing.T, now func() time.Time, s *oauthserver.Server, f
 	} else {
 		src, err = bearerauth.NewJWKSFromJSON(s.JWKS())
 	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := bearerauth.NewJWTVerifier(bearerauth.JWTConfig{Keys: src, Issuer: testIssuer, Audience: testIssuer, Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
+	return embeddedVerifier(t, src, err, now)
 }
 
 // TestSigningKeyRotation walks the documented rotation — add the new key
