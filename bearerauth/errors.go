@@ -26,6 +26,10 @@ const (
 	ReasonScope         Reason = "insufficient_scope"        // a required scope is not granted
 	ReasonInactive      Reason = "inactive"                  // introspection says active=false
 	ReasonIntrospection Reason = "introspection_unavailable" // the introspection endpoint failed: not the caller's fault
+	// ReasonIntrospectionThrottled: the token was not checked because the
+	// introspection call bound was reached (a flood of unknown opaque
+	// tokens); not the caller's fault either.
+	ReasonIntrospectionThrottled Reason = "introspection_throttled"
 )
 
 // Reasons returns every Reason, e.g. to pre-register metric label values.
@@ -34,8 +38,20 @@ func Reasons() []Reason {
 		ReasonMalformed, ReasonAlgorithm, ReasonType, ReasonMissingKID, ReasonUnknownKey,
 		ReasonSignature, ReasonIssuer, ReasonAudience, ReasonExpired,
 		ReasonNotYetValid, ReasonMissingClaim, ReasonScope, ReasonInactive,
-		ReasonIntrospection,
+		ReasonIntrospection, ReasonIntrospectionThrottled,
 	}
+}
+
+// Temporary reports whether err refuses a token that was not actually
+// checked (the introspection endpoint failed, or the call bound was
+// reached): the caller should answer 503 temporarily_unavailable with
+// Retry-After rather than 401 invalid_token, for the token may be good.
+func Temporary(err error) bool {
+	switch ReasonOf(err) {
+	case ReasonIntrospection, ReasonIntrospectionThrottled:
+		return true
+	}
+	return false
 }
 
 // Error is the only error type a Verifier returns. Detail is written for an

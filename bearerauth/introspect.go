@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/hmsgate/caddy-sinch-hms/internal/httpclient"
 )
 
@@ -20,6 +22,13 @@ const (
 	DefaultIntrospectionTimeout   = 5 * time.Second
 	DefaultIntrospectionCacheTTL  = 5 * time.Minute
 	DefaultIntrospectionCacheSize = 10000
+	// DefaultNegativeCacheTTL is how long a refusal the AS's answer
+	// justifies (inactive, expired, wrong iss/aud/scope) is reused.
+	DefaultNegativeCacheTTL = 30 * time.Second
+	// DefaultIntrospectionRate and DefaultIntrospectionBurst bound the
+	// calls to the introspection endpoint: per second, and at once.
+	DefaultIntrospectionRate  = 10
+	DefaultIntrospectionBurst = 20
 	// maxIntrospectionBytes bounds an introspection answer.
 	maxIntrospectionBytes = 64 << 10
 )
@@ -33,8 +42,14 @@ type IntrospectionConfig struct {
 	ClientID, ClientSecret string
 	// Issuer, when set, must equal the answer's `iss`.
 	Issuer string
+	// Issuers are further accepted values of `iss`: when Issuer or Issuers
+	// is set, the answer's iss must be one of them.
+	Issuers []string
 	// Audience, when set, must be (or be in) the answer's `aud`.
 	Audience string
+	// Audiences are further accepted audiences: when Audience or Audiences
+	// is set, the answer's aud must be or contain one of them.
+	Audiences []string
 	// RequiredScopes must all be in the answer's `scope`.
 	RequiredScopes []string
 	// ClockSkew is the leeway on exp and nbf.
@@ -42,8 +57,24 @@ type IntrospectionConfig struct {
 	// CacheTTL is the longest an answer is reused; never beyond the
 	// token's exp. Default: DefaultIntrospectionCacheTTL. Negative: off.
 	CacheTTL time.Duration
-	// CacheSize bounds the cached answers. Default: DefaultIntrospectionCacheSize.
+	// CacheSize bounds the cached answers, positive and negative each.
+	// Default: DefaultIntrospectionCacheSize.
 	CacheSize int
+	// NegativeCacheTTL is how long a refusal justified by the AS's answer
+	// (inactive, expired, wrong iss, aud or scope) is reused, so a forged
+	// or revoked token sent again costs no call. Default:
+	// DefaultNegativeCacheTTL. Negative: off.
+	NegativeCacheTTL time.Duration
+	// Rate bounds the introspection calls per second and Burst those at
+	// once (a token bucket), so a flood of forged opaque tokens cannot make
+	// as many calls on the AS. A token neither cached nor within the bound
+	// is refused with ReasonIntrospectionThrottled, a Temporary error (the
+	// glue answers 503 + Retry-After: the token may be good, it was not
+	// checked); cached answers, positive or negative, are still used.
+	// Defaults: DefaultIntrospectionRate, DefaultIntrospectionBurst.
+	// Negative Rate: unbounded.
+	Rate  float64
+	Burst int
 	// Timeout bounds one introspection call. Default: DefaultIntrospectionTimeout.
 	Timeout time.Duration
 	// Client makes the requests. Default: a plain http.Client. A copy is
@@ -55,8 +86,12 @@ type IntrospectionConfig struct {
 
 // IntrospectionVerifier verifies opaque tokens by asking the AS.
 type IntrospectionVerifier struct {
-	cfg   IntrospectionConfig
-	cache *resultCache
+	cfg       IntrospectionConfig
+	issuers   []string
+	audiences []string
+	cache     *resultCache[*Principal]
+	refused   *resultCache[*Error] // kept apart: forged tokens cannot evict good answers
+	calls     *rate.Limiter        // nil = unbounded
 }
 
 // NewIntrospectionVerifier checks cfg and returns a verifier.
@@ -76,6 +111,15 @@ func NewIntrospectionVerifier(cfg IntrospectionConfig) (*IntrospectionVerifier, 
 	if cfg.CacheSize <= 0 {
 		cfg.CacheSize = DefaultIntrospectionCacheSize
 	}
+	if cfg.NegativeCacheTTL == 0 {
+		cfg.NegativeCacheTTL = DefaultNegativeCacheTTL
+	}
+	if cfg.Rate == 0 {
+		cfg.Rate = DefaultIntrospectionRate
+	}
+	if cfg.Burst <= 0 {
+		cfg.Burst = DefaultIntrospectionBurst
+	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultIntrospectionTimeout
 	}
@@ -85,7 +129,17 @@ func NewIntrospectionVerifier(cfg IntrospectionConfig) (*IntrospectionVerifier, 
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &IntrospectionVerifier{cfg: cfg, cache: newResultCache(cfg.CacheSize)}, nil
+	v := &IntrospectionVerifier{
+		cfg:       cfg,
+		issuers:   accepted(cfg.Issuer, cfg.Issuers),
+		audiences: accepted(cfg.Audience, cfg.Audiences),
+		cache:     newResultCache[*Principal](cfg.CacheSize),
+		refused:   newResultCache[*Error](cfg.CacheSize),
+	}
+	if cfg.Rate > 0 {
+		v.calls = rate.NewLimiter(rate.Limit(cfg.Rate), cfg.Burst)
+	}
+	return v, nil
 }
 
 // introspection is the part of an RFC 7662 §2.2 answer that is checked.
@@ -101,9 +155,10 @@ type introspection struct {
 }
 
 // Verify implements Verifier. A positive answer is cached (by the token's
-// SHA-256) until the token's exp or for CacheTTL, whichever comes first;
-// a negative one is not, so a token the AS has just issued is never
-// refused from the cache.
+// SHA-256) until the token's exp or for CacheTTL, whichever comes first; a
+// refusal the answer justifies, for NegativeCacheTTL (short: a token the
+// AS has only just issued may have been asked about too early). A token
+// found in neither cache is introspected if the call bound allows.
 func (v *IntrospectionVerifier) Verify(ctx context.Context, token string) (*Principal, error) {
 	if token == "" || len(token) > MaxTokenBytes {
 		return nil, reject(ReasonMalformed, "empty or longer than 8 KiB")
@@ -115,12 +170,22 @@ func (v *IntrospectionVerifier) Verify(ctx context.Context, token string) (*Prin
 			return p, nil
 		}
 	}
+	if e, ok := v.refused.get(key, now); ok {
+		return nil, e
+	}
+	if v.calls != nil && !v.calls.AllowN(now, 1) {
+		return nil, reject(ReasonIntrospectionThrottled, "too many tokens to introspect at once; try again shortly")
+	}
 	ans, err := v.introspect(ctx, token)
 	if err != nil {
 		return nil, err
 	}
 	p, err := v.check(ans, now)
 	if err != nil {
+		var e *Error
+		if errors.As(err, &e) && cacheableRefusal(e.Reason) && v.cfg.NegativeCacheTTL > 0 {
+			v.refused.put(key, e, now.Add(v.cfg.NegativeCacheTTL), now)
+		}
 		return nil, err
 	}
 	if v.cfg.CacheTTL > 0 {
@@ -196,10 +261,10 @@ func (v *IntrospectionVerifier) check(a *introspection, now time.Time) (*Princip
 			return nil, reject(ReasonNotYetValid, "the token is not valid yet")
 		}
 	}
-	if v.cfg.Issuer != "" && a.Iss != v.cfg.Issuer {
+	if len(v.issuers) > 0 && !slices.Contains(v.issuers, a.Iss) {
 		return nil, reject(ReasonIssuer, "iss is not the configured issuer")
 	}
-	if v.cfg.Audience != "" && !audienceContains(a.Aud, v.cfg.Audience) {
+	if len(v.audiences) > 0 && !audienceContains(a.Aud, v.audiences) {
 		return nil, reject(ReasonAudience, "aud does not contain the configured audience")
 	}
 	scopes, ok := parseScopes(a.Scope)
@@ -213,12 +278,24 @@ func (v *IntrospectionVerifier) check(a *introspection, now time.Time) (*Princip
 	return p, nil
 }
 
-// audienceContains reads aud as a string or an array of strings.
-func audienceContains(raw json.RawMessage, want string) bool {
+// audienceContains reads aud as a string or an array of strings and
+// reports whether it holds one of want.
+func audienceContains(raw json.RawMessage, want []string) bool {
 	var one string
 	if json.Unmarshal(raw, &one) == nil {
-		return one == want
+		return slices.Contains(want, one)
 	}
 	var many []string
-	return json.Unmarshal(raw, &many) == nil && slices.Contains(many, want)
+	return json.Unmarshal(raw, &many) == nil && slices.ContainsFunc(many, func(a string) bool { return slices.Contains(want, a) })
+}
+
+// cacheableRefusal: the AS's answer, not the moment, refuses the token.
+// not_yet_valid is left out (it may become valid within the TTL), and so
+// are the endpoint's failures.
+func cacheableRefusal(r Reason) bool {
+	switch r {
+	case ReasonInactive, ReasonExpired, ReasonIssuer, ReasonAudience, ReasonScope, ReasonMissingClaim:
+		return true
+	}
+	return false
 }

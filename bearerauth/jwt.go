@@ -23,8 +23,14 @@ type JWTConfig struct {
 	Keys KeySource
 	// Issuer is the required `iss`.
 	Issuer string
+	// Issuers are further accepted values of `iss`: a token's iss must
+	// equal Issuer or one of them.
+	Issuers []string
 	// Audience is the value `aud` must be or contain.
 	Audience string
+	// Audiences are further accepted audiences: `aud` must be or contain
+	// Audience or one of them.
+	Audiences []string
 	// RequiredScopes must all be granted by the token's scope claim.
 	RequiredScopes []string
 	// ClockSkew is the leeway on exp, nbf and iat.
@@ -35,18 +41,21 @@ type JWTConfig struct {
 
 // JWTVerifier verifies JWT access tokens. Build it with NewJWTVerifier.
 type JWTVerifier struct {
-	cfg    JWTConfig
-	parser *jwt.Parser
+	cfg       JWTConfig
+	parser    *jwt.Parser
+	issuers   []string
+	audiences []string
 }
 
 // NewJWTVerifier checks cfg and returns a verifier.
 func NewJWTVerifier(cfg JWTConfig) (*JWTVerifier, error) {
+	issuers, audiences := accepted(cfg.Issuer, cfg.Issuers), accepted(cfg.Audience, cfg.Audiences)
 	switch {
 	case cfg.Keys == nil:
 		return nil, errors.New("no key source (jwks_url or public_key)")
-	case cfg.Issuer == "":
+	case len(issuers) == 0:
 		return nil, errors.New("no issuer: a JWT access token's iss must be checked")
-	case cfg.Audience == "":
+	case len(audiences) == 0:
 		return nil, errors.New("no audience: a JWT access token's aud must be checked")
 	case cfg.ClockSkew < 0:
 		return nil, errors.New("negative clock skew")
@@ -57,14 +66,47 @@ func NewJWTVerifier(cfg JWTConfig) (*JWTVerifier, error) {
 	parser := jwt.NewParser(
 		jwt.WithValidMethods(AllowedAlgorithms),
 		jwt.WithStrictDecoding(),
-		jwt.WithIssuer(cfg.Issuer),
-		jwt.WithAudience(cfg.Audience),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
 		jwt.WithLeeway(cfg.ClockSkew),
 		jwt.WithTimeFunc(cfg.Now),
 	)
-	return &JWTVerifier{cfg: cfg, parser: parser}, nil
+	return &JWTVerifier{cfg: cfg, parser: parser, issuers: issuers, audiences: audiences}, nil
+}
+
+// accepted is one and many, without the empty and repeated values.
+func accepted(one string, many []string) []string {
+	var out []string
+	for _, v := range append([]string{one}, many...) {
+		if v != "" && !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// checkIssuerAudience: iss is one of issuers and aud holds one of
+// audiences. golang-jwt checks one value of each only.
+func checkIssuerAudience(c jwt.MapClaims, issuers, audiences []string) error {
+	iss, err := c.GetIssuer()
+	switch {
+	case err != nil:
+		return reject(ReasonMalformed, "claims could not be read")
+	case iss == "":
+		return reject(ReasonMissingClaim, "a required claim (exp, iss or aud) is missing")
+	case !slices.Contains(issuers, iss):
+		return reject(ReasonIssuer, "iss is not the configured issuer")
+	}
+	aud, err := c.GetAudience()
+	switch {
+	case err != nil:
+		return reject(ReasonMalformed, "claims could not be read")
+	case len(aud) == 0:
+		return reject(ReasonMissingClaim, "a required claim (exp, iss or aud) is missing")
+	case !slices.ContainsFunc(aud, func(a string) bool { return slices.Contains(audiences, a) }):
+		return reject(ReasonAudience, "aud does not contain the configured audience")
+	}
+	return nil
 }
 
 // Verify implements Verifier. The header is checked (alg, typ, crit)
@@ -78,6 +120,9 @@ func (v *JWTVerifier) Verify(ctx context.Context, token string) (*Principal, err
 	tok, err := v.parser.ParseWithClaims(token, claims, v.keyfunc(ctx))
 	if err != nil {
 		return nil, classify(tok, err)
+	}
+	if err := checkIssuerAudience(claims, v.issuers, v.audiences); err != nil {
+		return nil, err
 	}
 	scopes, ok := tokenScopes(claims)
 	if !ok {

@@ -25,6 +25,8 @@ const (
 	ReasonClientCredentials Reason = "bad_client_credentials" // unknown client_id or wrong secret
 	ReasonScope             Reason = "bad_request_scope"      // an empty scope, or one not allowed
 	ReasonSignFailed        Reason = "sign_failed"            // the token could not be signed
+	ReasonRateLimited       Reason = "rate_limited"           // too many failed authentications: no secret compared
+	ReasonNoIssuer          Reason = "no_issuer"              // Token called without a configured issuer
 )
 
 // Refusal is a Reason with the status and OAuth error of its answer.
@@ -46,6 +48,8 @@ var refusals = []Refusal{
 	{ReasonClientCredentials, http.StatusUnauthorized, oauthresp.ErrInvalidClient},
 	{ReasonScope, http.StatusBadRequest, oauthresp.ErrInvalidScope},
 	{ReasonSignFailed, http.StatusInternalServerError, oauthresp.ErrServerError},
+	{ReasonRateLimited, http.StatusTooManyRequests, oauthresp.ErrInvalidClient},
+	{ReasonNoIssuer, http.StatusInternalServerError, oauthresp.ErrServerError},
 }
 
 // Reasons returns every refusal of the token endpoint.

@@ -1,8 +1,12 @@
 package oauthserver
 
 import (
+	"context"
 	"net/http"
+	"slices"
 	"testing"
+
+	"github.com/hmsgate/caddy-sinch-hms/authlimit"
 
 	"github.com/hmsgate/caddy-sinch-hms/oauthresp"
 )
@@ -21,6 +25,7 @@ func FuzzExchange(f *testing.F) {
 		f.Add(seed.body, seed.auth)
 	}
 	s, _ := newTestServer(f)
+	tokenServer := newTokenServer(f, authlimit.Unlimited{}, nil)
 	allowed := map[string]bool{
 		oauthresp.ErrInvalidRequest: true, oauthresp.ErrInvalidClient: true,
 		oauthresp.ErrUnsupportedGrantType: true, oauthresp.ErrInvalidScope: true,
@@ -31,6 +36,17 @@ func FuzzExchange(f *testing.F) {
 			return
 		}
 		iss, oerr := s.Exchange(form, auth, testIssuer, testAud)
+		// Token decides alike (its limiter allows everything here).
+		iss2, oerr2 := tokenServer.Token(context.Background(), TokenRequest{Form: form, Authorization: auth, Addr: "192.0.2.1:1"})
+		if (oerr == nil) != (oerr2 == nil) || (oerr != nil && (oerr.Status != oerr2.Status || oerr.Code != oerr2.Code || oerr.Reason != oerr2.Reason)) {
+			t.Fatalf("Exchange: %v; Token: %v", oerr, oerr2)
+		}
+		if oerr2 != nil && !slices.ContainsFunc(Reasons(), func(r Refusal) bool { return string(r.Reason) == oerr2.Reason }) {
+			t.Fatalf("reason %q is not in Reasons()", oerr2.Reason)
+		}
+		if iss2 != nil && iss != nil && iss2.ClientID != iss.ClientID {
+			t.Fatalf("Token granted %s, Exchange %s", iss2.ClientID, iss.ClientID)
+		}
 		if oerr != nil {
 			if !allowed[oerr.Code] || (oerr.Status != http.StatusBadRequest && oerr.Status != http.StatusUnauthorized) {
 				t.Fatalf("refused with %d %s", oerr.Status, oerr.Code)

@@ -103,7 +103,9 @@ func (OAuthServer) CaddyModule() caddy.ModuleInfo {
 // Provision resolves the client secrets, loads the signing key and builds
 // the server.
 func (s *OAuthServer) Provision(ctx caddy.Context) error {
-	s.logger = ctx.Logger()
+	if s.logger == nil { // a test may set its own
+		s.logger = ctx.Logger()
+	}
 	s.record = meter.Recorder(s.logger, true)
 	if s.now == nil {
 		s.now = testhook.Clock()

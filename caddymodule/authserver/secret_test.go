@@ -71,13 +71,13 @@ func observedAS(t *testing.T) (*observer.ObservedLogs, string) {
 	t.Helper()
 	keys := newASKeys(t)
 	s := &OAuthServer{Clients: []OAuthClient{{ClientID: testClientID, ClientSecret: testClientSecret}}, SigningKey: keys.PrivPath}
+	core, logs := observer.New(zapcore.DebugLevel)
+	s.logger = zap.New(core)
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	t.Cleanup(cancel)
 	if err := s.Provision(ctx); err != nil {
 		t.Fatal(err)
 	}
-	core, logs := observer.New(zapcore.DebugLevel)
-	s.logger = zap.New(core)
 	next := caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error { return nil })
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_ = s.ServeHTTP(w, r, next)

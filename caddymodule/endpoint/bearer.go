@@ -227,7 +227,11 @@ func (b *Bearer) Verify(ctx context.Context, token string) (*bearerauth.Principa
 		r = BearerRejected
 	}
 	if r.Status == http.StatusServiceUnavailable {
-		oerr := r.New("the token introspection endpoint cannot be reached; try again")
+		msg := "the token introspection endpoint cannot be reached; try again"
+		if reason == bearerauth.ReasonIntrospectionThrottled {
+			msg = "too many unknown tokens to introspect right now; try again"
+		}
+		oerr := r.New("%s", msg)
 		oerr.RetryAfter = RetryAfterIntrospection
 		return nil, oerr
 	}

@@ -109,7 +109,7 @@ func init() {
 	}
 	for _, r := range bearerauth.Reasons() {
 		status, code := http.StatusUnauthorized, oauthresp.ErrInvalidToken
-		if r == bearerauth.ReasonIntrospection {
+		if r == bearerauth.ReasonIntrospection || r == bearerauth.ReasonIntrospectionThrottled {
 			status, code = http.StatusServiceUnavailable, oauthresp.ErrTemporarilyUnavailable
 		}
 		bearerRefusals[r] = define(bearerPrefix+string(r), status, code, bearerUsers)

@@ -62,6 +62,8 @@ var explanations = map[string]explanation{
 	endpoint.HuaweiUnavailable.Reason: {"Huawei: no token could be fetched from Huawei just now (down, throttled or too slow) and none is cached",
 		"the assertion passed every check. Usually transient: Sinch retries after Retry-After. If it lasts, check that Caddy can reach huawei_token_url (firewall, DNS, proxy) and see GET /sinch_hms/status on Caddy's admin endpoint."},
 	endpoint.BearerNotConfigured.Reason: {"flow: a bearer token was sent but Alt A is not configured", "send a client assertion, or configure `bearer` in sinch_hms."},
+	endpoint.AssertionNotConfigured.Reason: {"flow: this endpoint takes bearer tokens (Alt A) only: it has no sinch_application",
+		"add `sinch_application <application key> <secret>` to sinch_hms for Alt B, or have Sinch use Alt A with a bearer token."},
 }
 
 // requestShapeFix is said about errors of the request itself, which the
@@ -88,6 +90,8 @@ func answerReason(status int, code, description string) string {
 		return string(sinchauth.ReasonReplayStore)
 	case code == endpoint.HuaweiUnavailable.Code:
 		return endpoint.HuaweiUnavailable.Reason
+	case code == endpoint.AssertionNotConfigured.Code && strings.Contains(description, "client assertions are not accepted"):
+		return endpoint.AssertionNotConfigured.Reason
 	case code == endpoint.BearerNotConfigured.Code && strings.Contains(description, "bearer"):
 		return endpoint.BearerNotConfigured.Reason
 	}

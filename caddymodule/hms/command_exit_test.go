@@ -31,7 +31,7 @@ func buildCaddy(t *testing.T) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, goTool, "build", "-o", bin, "./cmd/caddy")
-	cmd.Dir = ".." // the module root
+	cmd.Dir = "../.." // the module root
 	start := time.Now()
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build ./cmd/caddy: %v\n%s", err, out)

@@ -35,14 +35,14 @@ func observedHandler(t testing.TB, huaweiURL string, opts ...func(*Handler)) (*H
 	for _, o := range opts {
 		o(h)
 	}
+	core, logs := observer.New(zapcore.DebugLevel)
+	h.logger = zap.New(core)
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	t.Cleanup(cancel)
 	if err := h.Provision(ctx); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = h.Cleanup() })
-	core, logs := observer.New(zapcore.DebugLevel)
-	h.logger = zap.New(core)
 	next := caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error { return nil })
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_ = h.ServeHTTP(w, r, next)

@@ -154,7 +154,9 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // Provision resolves secrets, builds the validator and attaches the token
 // caches, which live in a UsagePool so that they survive config reloads.
 func (h *Handler) Provision(ctx caddy.Context) error {
-	h.logger = ctx.Logger()
+	if h.logger == nil { // a test may set its own
+		h.logger = ctx.Logger()
+	}
 	h.warnCatchAll = new(sync.Once)
 	if h.now == nil {
 		h.now = testhook.Clock()
