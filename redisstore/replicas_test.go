@@ -25,10 +25,10 @@ func optionsClient(t testing.TB, o Options) redis.UniversalClient {
 
 // checkTokenShared: a token fetched through one instance's client is the
 // one another instance's client finds, without a second upstream call.
-func checkTokenShared(t *testing.T, a, b redis.UniversalClient) {
+func checkTokenShared(t *testing.T, hmsAppID string, a, b redis.UniversalClient) {
 	t.Helper()
 	up := &upstream{now: time.Now, life: time.Hour}
-	key := TokenKey(DefaultPrefix, "123456789", "https://oauth.example/token")
+	key := TokenKey(DefaultPrefix, hmsAppID, "https://oauth.example/token")
 	fetcher := func(c redis.UniversalClient) *SharedFetcher {
 		return &SharedFetcher{Client: c, Key: key, EncKey: DeriveKey("hms+secret/with=chars"), Inner: up, MinLife: 5 * time.Minute}
 	}

@@ -91,6 +91,15 @@ func replicationArgs(pw string) []string {
 	return []string{"--masterauth", pw, "--repl-diskless-sync-delay", "0"}
 }
 
+// RestartAsReplica starts s again (stopped or killed) as a replica of
+// primary: an old primary brought back after a failover, configured as
+// the sentinels would make it, without waiting for them to.
+func (s *Server) RestartAsReplica(primary *Server) {
+	s.t.Helper()
+	s.opts.Args = append(append([]string{}, s.opts.Args...), "--replicaof", "127.0.0.1", strconv.Itoa(primary.Port()))
+	s.Restart()
+}
+
 // WaitInSync waits (at most 15s) until primary reports n replicas online.
 func (g *Replicated) WaitInSync(t testing.TB, primary *Server, n int) {
 	t.Helper()
