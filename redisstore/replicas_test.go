@@ -120,10 +120,10 @@ func TestReplayWaitsForReplicas(t *testing.T) {
 func TestReplayWaitAfterALateReply(t *testing.T) {
 	g := redistest.StartReplicated(t, redistest.GroupPorts(t, 2), 1)
 	proxy := redistest.NewProxy(t, g.Primary.Addr)
-	o := Options{URL: "redis://" + proxy.Addr + "/0?read_timeout=500ms", Password: g.Password, MinReplicasAcked: 1}
+	o := Options{URL: "redis://" + proxy.Addr + "/0?read_timeout=800ms", Password: g.Password, MinReplicasAcked: 1}
 	s := o.NewReplayStore(optionsClient(t, o), nil)
-	if s.WaitTimeout != 250*time.Millisecond {
-		t.Fatalf("wait timeout %v, want half the 500ms read timeout", s.WaitTimeout)
+	if s.WaitTimeout != 400*time.Millisecond {
+		t.Fatalf("wait timeout %v, want half the 800ms read timeout", s.WaitTimeout)
 	}
 	ctx := context.Background()
 	until := time.Now().Add(time.Minute)

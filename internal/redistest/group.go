@@ -109,7 +109,7 @@ func (g *Replicated) WaitInSync(t testing.TB, primary *Server, n int) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		info, err := c.Info(ctx, "replication").Result()
 		cancel()
-		if err == nil && strings.Count(info, ",state=online,") >= n {
+		if err == nil && strings.Count(info, ",state=online,") >= n && acked(c, n) {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -117,6 +117,21 @@ func (g *Replicated) WaitInSync(t testing.TB, primary *Server, n int) {
 		}
 		time.Sleep(50 * time.Millisecond) // readiness poll
 	}
+}
+
+// acked reports whether n replicas acknowledge a write within 2s: online
+// replicas may still be loading what they were sent.
+func acked(c *redis.Client, n int) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	var wait *redis.Cmd
+	_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, "redistest:sync", "1", time.Minute)
+		wait = p.Do(ctx, "WAIT", n, 2000) // on the connection of the write
+		return nil
+	})
+	got, _ := wait.Int()
+	return err == nil && got >= n
 }
 
 // Sentinels are a Replicated group watched by sentinels, under MasterName.
