@@ -270,8 +270,8 @@ func (o *Options) tlsConfig(std *redis.Options) (*tls.Config, error) {
 }
 
 // NewClient returns the client for these options: redis.NewClient for a
-// URL, redis.NewFailoverClient for Sentinel, redis.NewClusterClient for a
-// Cluster, with this package's timeouts and retries (see ParseURL). It
+// URL, and through redis.NewUniversalClient redis.NewFailoverClient for
+// Sentinel, redis.NewClusterClient for a Cluster, with this package's timeouts and retries (see ParseURL). It
 // reads the TLS files but does not connect: a Redis that is down at
 // start-up must not stop the config from loading. logger (nil = none)
 // receives a warning when InsecureSkipVerify is on. Errors never hold any
@@ -292,42 +292,30 @@ func (o *Options) NewClient(logger *zap.Logger) (redis.UniversalClient, error) {
 		logger.Warn("redis tls: insecure_skip_verify is on: the server's certificate is NOT verified, so anyone on the network path can read the Redis password and answer in Redis's place (and so accept replays); use ca_file instead",
 			zap.String("redis", o.Describe()))
 	}
-	switch o.Mode() {
-	case ModeStandalone:
+	if o.Mode() == ModeStandalone {
 		if o.DB != 0 {
 			std.DB = o.DB
 		}
 		std.TLSConfig = tlsCfg
 		return redis.NewClient(std), nil
-	case ModeSentinel:
-		return redis.NewFailoverClient(&redis.FailoverOptions{
-			MasterName:       o.Sentinel.Master,
-			SentinelAddrs:    o.Sentinel.Addrs,
-			SentinelUsername: o.Sentinel.Username,
-			SentinelPassword: o.Sentinel.Password,
-			Username:         o.Username,
-			Password:         o.Password,
-			DB:               o.DB,
-			TLSConfig:        tlsCfg,
-			DialTimeout:      DefaultDialTimeout,
-			ReadTimeout:      DefaultIOTimeout,
-			WriteTimeout:     DefaultIOTimeout,
-			MaxRetries:       DefaultMaxRetries,
-			DialerRetries:    DefaultDialerRetries,
-		}), nil
-	default:
-		return redis.NewClusterClient(&redis.ClusterOptions{
-			Addrs:         o.Cluster,
-			Username:      o.Username,
-			Password:      o.Password,
-			TLSConfig:     tlsCfg,
-			DialTimeout:   DefaultDialTimeout,
-			ReadTimeout:   DefaultIOTimeout,
-			WriteTimeout:  DefaultIOTimeout,
-			MaxRetries:    DefaultMaxRetries,
-			DialerRetries: DefaultDialerRetries,
-		}), nil
 	}
+	u := &redis.UniversalOptions{
+		Username:      o.Username,
+		Password:      o.Password,
+		DB:            o.DB,
+		TLSConfig:     tlsCfg,
+		DialTimeout:   DefaultDialTimeout,
+		ReadTimeout:   DefaultIOTimeout,
+		WriteTimeout:  DefaultIOTimeout,
+		MaxRetries:    DefaultMaxRetries,
+		DialerRetries: DefaultDialerRetries,
+	}
+	if s := o.Sentinel; s != nil { // NewFailoverClient
+		u.Addrs, u.MasterName, u.SentinelUsername, u.SentinelPassword = s.Addrs, s.Master, s.Username, s.Password
+	} else { // NewClusterClient, even with one seed address
+		u.Addrs, u.IsClusterMode = o.Cluster, true
+	}
+	return redis.NewUniversalClient(u), nil
 }
 
 // NewReplayStore is the ReplayStore these options describe, on c (the

@@ -144,9 +144,11 @@ type Sentinels struct {
 }
 
 // SentinelAddrs are the sentinels' addresses.
-func (g *Sentinels) SentinelAddrs() []string {
+func (g *Sentinels) SentinelAddrs() []string { return addrs(g.Sentinels) }
+
+func addrs(servers []*Server) []string {
 	var out []string
-	for _, s := range g.Sentinels {
+	for _, s := range servers {
 		out = append(out, s.Addr)
 	}
 	return out
@@ -231,13 +233,7 @@ type Cluster struct {
 }
 
 // Addrs are every node's address.
-func (c *Cluster) Addrs() []string {
-	var out []string
-	for _, n := range c.Nodes {
-		out = append(out, n.Addr)
-	}
-	return out
-}
+func (c *Cluster) Addrs() []string { return addrs(c.Nodes) }
 
 // StartCluster starts primaries*(1+replicas) cluster nodes (two ports each
 // from GroupPorts: the client port and the cluster bus port, both in the

@@ -29,15 +29,9 @@ type CA struct {
 func NewCA(t testing.TB, name string) *CA {
 	t.Helper()
 	key := newKey(t)
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial(t),
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
+	tmpl := template(t, name)
+	tmpl.IsCA, tmpl.BasicConstraintsValid = true, true
+	tmpl.KeyUsage |= x509.KeyUsageCertSign
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
 		t.Fatalf("redistest: make a CA: %v", err)
@@ -68,16 +62,9 @@ func (ca *CA) ClientCert(t testing.TB) (certFile, keyFile string) {
 
 func (ca *CA) issue(t testing.TB, name, dnsName string, usage x509.ExtKeyUsage) (certFile, keyFile string) {
 	key := newKey(t)
-	tmpl := &x509.Certificate{
-		SerialNumber: serial(t),
-		Subject:      pkix.Name{CommonName: dnsName},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
-		DNSNames:     []string{dnsName},
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-	}
+	tmpl := template(t, dnsName)
+	tmpl.ExtKeyUsage = []x509.ExtKeyUsage{usage}
+	tmpl.DNSNames, tmpl.IPAddresses = []string{dnsName}, []net.IP{net.ParseIP("127.0.0.1")}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
 	if err != nil {
 		t.Fatalf("redistest: issue a certificate: %v", err)
@@ -88,6 +75,17 @@ func (ca *CA) issue(t testing.TB, name, dnsName string, usage x509.ExtKeyUsage) 
 	}
 	return writePEM(t, ca.dir, name+".pem", "CERTIFICATE", der),
 		writePEM(t, ca.dir, name+"-key.pem", "PRIVATE KEY", keyDER)
+}
+
+// template is a certificate for name, valid from an hour ago for a day.
+func template(t testing.TB, name string) *x509.Certificate {
+	return &x509.Certificate{
+		SerialNumber: serial(t),
+		Subject:      pkix.Name{CommonName: name},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+	}
 }
 
 func newKey(t testing.TB) *ecdsa.PrivateKey {
