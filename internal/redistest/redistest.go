@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"fmt"
 	"hash/fnv"
@@ -68,6 +69,24 @@ type Options struct {
 	// Password; the default user then keeps a random password of its own,
 	// so that only Username + Password get in.
 	Username string
+	// Args are more redis-server arguments (e.g. --replicaof, or
+	// --cluster-enabled yes), after the ones Start sets.
+	Args []string
+	// TLS, if set, makes the server listen with TLS only (--tls-port, the
+	// plain port off), with these files.
+	TLS *TLSFiles
+	// Sentinel, if set, runs redis-server --sentinel with this config
+	// (sentinel monitor ... lines); its port, bind and password are added.
+	// Password must then be set, and be plain (hex): a sentinel takes it
+	// from its config file, not through CONFIG SET.
+	Sentinel string
+}
+
+// TLSFiles are a TLS server's PEM files, and the client config that trusts
+// it (used by Start to see the server answer, and by Client).
+type TLSFiles struct {
+	CertFile, KeyFile, CAFile string
+	Client                    *tls.Config
 }
 
 // Server is one redis-server process.
@@ -92,29 +111,14 @@ type Server struct {
 // SINCH_HMS_REQUIRE_REDIS=1.
 func Require(t testing.TB) string {
 	t.Helper()
-	path, err := exec.LookPath("redis-server")
-	if err == nil {
-		return path
-	}
-	if os.Getenv("SINCH_HMS_REQUIRE_REDIS") == "1" {
-		t.Fatalf("redis-server not found on PATH and SINCH_HMS_REQUIRE_REDIS=1: apt-get install -y redis-server")
-	}
-	t.Skip("redis-server not found on PATH (apt-get install -y redis-server); set SINCH_HMS_REQUIRE_REDIS=1 to fail instead")
-	return ""
+	return requireBinary(t, "redis-server", "redis-server")
 }
 
 // Start starts a server on the first free port of the range and stops it
 // when the test ends.
 func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
-	Require(t)
-	pw := make([]byte, 16)
-	_, _ = rand.Read(pw)
-	s := &Server{t: t, opts: opts, dir: t.TempDir(), boot: hex.EncodeToString(pw),
-		Username: opts.Username, Password: opts.Password}
-	if s.Password == "" {
-		s.Password = s.boot
-	}
+	s := newServer(t, opts)
 	base := portBase()
 	first := firstSlot()
 	var errs []string
@@ -131,6 +135,33 @@ func Start(t testing.TB, opts Options) *Server {
 	return nil
 }
 
+// StartOn starts a server on port (one of GroupPorts) and stops it when
+// the test ends; the test fails if it cannot start there.
+func StartOn(t testing.TB, port int, opts Options) *Server {
+	t.Helper()
+	s := newServer(t, opts)
+	if err := s.start(port); err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+func newServer(t testing.TB, opts Options) *Server {
+	Require(t)
+	pw := make([]byte, 16)
+	_, _ = rand.Read(pw)
+	s := &Server{t: t, opts: opts, dir: t.TempDir(), boot: hex.EncodeToString(pw),
+		Username: opts.Username, Password: opts.Password}
+	if s.Password == "" {
+		s.Password = s.boot
+	}
+	if opts.Sentinel != "" {
+		s.boot = s.Password
+	}
+	return s
+}
+
 // URL is the server's redis:// URL, user and password included (and
 // percent-encoded as a URL needs).
 func (s *Server) URL() string { return s.URLVia(s.Addr) }
@@ -143,7 +174,7 @@ func (s *Server) URLVia(addr string) string {
 
 // Client returns a client for inspecting the server; closed when the test ends.
 func (s *Server) Client() *redis.Client {
-	c := redis.NewClient(&redis.Options{Addr: s.Addr, Username: s.Username, Password: s.Password, MaxRetries: -1})
+	c := redis.NewClient(&redis.Options{Addr: s.Addr, Username: s.Username, Password: s.Password, MaxRetries: -1, TLSConfig: s.clientTLS()})
 	s.t.Cleanup(func() { _ = c.Close() })
 	return c
 }
@@ -156,6 +187,7 @@ func (s *Server) Stop() {
 	if s.cmd == nil {
 		return
 	}
+	_ = s.cmd.Process.Signal(syscall.SIGCONT) // if frozen
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-s.done:
@@ -166,12 +198,53 @@ func (s *Server) Stop() {
 	s.cmd = nil
 }
 
+// Kill ends the server with SIGKILL, as a crash would: nothing is saved
+// and no client is told. Killing a stopped server does nothing.
+func (s *Server) Kill() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Kill()
+	<-s.done
+	s.cmd = nil
+}
+
+// Freeze stops the process (SIGSTOP) without closing its connections: a
+// replica that is connected but acknowledges nothing. Thaw resumes it.
+func (s *Server) Freeze() { s.signal(syscall.SIGSTOP) }
+
+// Thaw resumes a frozen server (SIGCONT).
+func (s *Server) Thaw() { s.signal(syscall.SIGCONT) }
+
+func (s *Server) signal(sig syscall.Signal) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd != nil {
+		_ = s.cmd.Process.Signal(sig)
+	}
+}
+
+// Port is the server's port.
+func (s *Server) Port() int {
+	_, p, _ := net.SplitHostPort(s.Addr)
+	n, _ := strconv.Atoi(p)
+	return n
+}
+
+func (s *Server) clientTLS() *tls.Config {
+	if s.opts.TLS == nil {
+		return nil
+	}
+	return s.opts.TLS.Client
+}
+
 // Restart starts the server again on the same port (and, if Persistent,
 // with the same data).
 func (s *Server) Restart() {
 	s.t.Helper()
-	_, portStr, _ := net.SplitHostPort(s.Addr)
-	port, _ := strconv.Atoi(portStr)
+	port := s.Port()
 	s.Stop()
 	if err := s.start(port); err != nil {
 		s.t.Fatalf("redistest: restart: %v", err)
@@ -198,6 +271,21 @@ func (s *Server) start(port int) error {
 	} else {
 		args = append(args, "--appendonly", "no")
 	}
+	if f := s.opts.TLS; f != nil {
+		args = append(args, "--port", "0", "--tls-port", strconv.Itoa(port),
+			"--tls-cert-file", f.CertFile, "--tls-key-file", f.KeyFile,
+			"--tls-ca-cert-file", f.CAFile, "--tls-auth-clients", "optional")
+	}
+	if s.opts.Sentinel != "" {
+		conf := filepath.Join(s.dir, "sentinel.conf")
+		body := s.opts.Sentinel + "\nrequirepass " + s.boot + "\nsentinel sentinel-pass " + s.boot + "\n"
+		if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
+			return fmt.Errorf("write the sentinel config: %w", err)
+		}
+		args = []string{conf, "--sentinel", "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+			"--dir", s.dir, "--loglevel", "warning", "--logfile", "", "--daemonize", "no"}
+	}
+	args = append(args, s.opts.Args...)
 	out := &bytes.Buffer{}
 	cmd := exec.Command("redis-server", args...)
 	cmd.Stdout, cmd.Stderr = out, out
@@ -207,7 +295,7 @@ func (s *Server) start(port int) error {
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
 
-	c := redis.NewClient(&redis.Options{Addr: addr, Password: s.boot, MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+	c := redis.NewClient(&redis.Options{Addr: addr, Password: s.boot, MaxRetries: -1, DialTimeout: 200 * time.Millisecond, TLSConfig: s.clientTLS()})
 	defer c.Close()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -245,6 +333,7 @@ func (s *Server) setCredentials(c *redis.Client) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	switch {
+	case s.opts.Sentinel != "":
 	case s.Username != "":
 		if err := c.Do(ctx, "ACL", "SETUSER", s.Username, "reset", "on", ">"+s.Password, "~*", "&*", "+@all").Err(); err != nil {
 			return fmt.Errorf("redistest: create the ACL user: %w", err)
