@@ -117,10 +117,12 @@ func init() {
 	// The Authorization Server's own refusals; those it shares with the
 	// other modules (no_credentials, missing_parameter...) are defined above.
 	for _, r := range oauthserver.Reasons() {
-		if _, ok := Lookup(string(r.Reason)); ok {
+		i := slices.IndexFunc(table, func(d Refusal) bool { return d.Reason == string(r.Reason) })
+		if i < 0 {
+			define(string(r.Reason), r.Status, r.Code, AuthServer)
 			continue
 		}
-		define(string(r.Reason), r.Status, r.Code, AuthServer)
+		table[i].Modules |= AuthServer
 	}
 	slices.SortStableFunc(table, func(a, b Refusal) int { return strings.Compare(a.Reason, b.Reason) })
 }
