@@ -9,32 +9,34 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/hmsgate/caddy-sinch-hms/caddymodule/internal/harness"
 )
 
 // liveJWT matches an unredacted JWT in the CLI's output.
 var liveJWT = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{20,}\.`)
 
 func TestTokenCheckAgainstAS(t *testing.T) {
-	keys := newASKeys(t)
-	tester := startCaddy(t, testBase+" {"+asRoute(keys.PrivPath, "")+"}\n")
+	keys := harness.NewASKeys(t)
+	tester := harness.StartCaddy(t, harness.Base+" {"+harness.ASRoute(keys.PrivPath, "")+"}\n")
 	for _, basic := range []bool{false, true} {
 		var out bytes.Buffer
-		tc := TokenCheck{TokenURL: testASURL, ClientID: testClientID, ClientSecret: testClientSecret, Basic: basic, Client: tester.Client}
+		tc := TokenCheck{TokenURL: harness.ASURL, ClientID: harness.ClientID, ClientSecret: harness.ClientSecret, Basic: basic, Client: tester.Client}
 		ok, err := tc.Run(context.Background(), &out)
 		if err != nil || !ok {
 			t.Fatalf("basic=%v: ok=%v err=%v\n%s", basic, ok, err, out.String())
 		}
 		s := out.String()
-		if !strings.Contains(s, "HTTP 200") || !strings.Contains(s, "token claims: iss="+testBase) || !strings.Contains(s, "redacted") {
+		if !strings.Contains(s, "HTTP 200") || !strings.Contains(s, "token claims: iss="+harness.Base) || !strings.Contains(s, "redacted") {
 			t.Errorf("output:\n%s", s)
 		}
-		if liveJWT.MatchString(s) || strings.Contains(s, testClientSecret) {
+		if liveJWT.MatchString(s) || strings.Contains(s, harness.ClientSecret) {
 			t.Errorf("output holds a live token or the secret:\n%s", s)
 		}
 	}
 
 	var out bytes.Buffer
-	tc := TokenCheck{TokenURL: testASURL, ClientID: testClientID, ClientSecret: "wrong", Client: tester.Client}
+	tc := TokenCheck{TokenURL: harness.ASURL, ClientID: harness.ClientID, ClientSecret: "wrong", Client: tester.Client}
 	ok, err := tc.Run(context.Background(), &out)
 	if err != nil || ok || !strings.Contains(out.String(), "HTTP 401") || !strings.Contains(out.String(), "invalid_client") {
 		t.Errorf("wrong secret: ok=%v err=%v\n%s", ok, err, out.String())

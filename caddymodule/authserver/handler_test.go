@@ -18,6 +18,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/hmsgate/caddy-sinch-hms/caddymodule/internal/harness"
 	"github.com/hmsgate/caddy-sinch-hms/oauthserver"
 )
 
@@ -34,11 +35,11 @@ func asClaims(t *testing.T, tok string, pub ed25519.PublicKey) (jwt.MapClaims, m
 }
 
 func TestOAuthServerIssuesRFC9068Tokens(t *testing.T) {
-	keys := newASKeys(t)
-	tester := startCaddy(t, testBase+" {"+asRoute(keys.PrivPath, "")+"}\n")
+	keys := harness.NewASKeys(t)
+	tester := harness.StartCaddy(t, harness.Base+" {"+harness.ASRoute(keys.PrivPath, "")+"}\n")
 
 	// client_secret_post, as the Sinch Dashboard's Client Id / Secret send it.
-	post := postForm(t, tester.Client, testASURL, clientCredentials(oauthserver.ScopeFCMMessaging).Encode())
+	post := harness.PostForm(t, tester.Client, harness.ASURL, harness.ClientCredentials(oauthserver.ScopeFCMMessaging).Encode())
 	tok := post.WantToken(t)
 	if ei := post.ExpiresIn(t); ei < 3590 || ei > 3600 {
 		t.Errorf("expires_in %d, want about 3600", ei)
@@ -48,10 +49,10 @@ func TestOAuthServerIssuesRFC9068Tokens(t *testing.T) {
 		t.Errorf("header %v", header)
 	}
 	for k, want := range map[string]any{
-		"iss": testBase, "aud": testBase, "sub": testClientID, "client_id": testClientID,
+		"iss": harness.Base, "aud": harness.Base, "sub": harness.ClientID, "client_id": harness.ClientID,
 		"scope": oauthserver.ScopeFCMMessaging,
 	} {
-		if got := claims[k]; got != want && !(k == "aud" && fmt.Sprint(got) == "["+testBase+"]") {
+		if got := claims[k]; got != want && !(k == "aud" && fmt.Sprint(got) == "["+harness.Base+"]") {
 			t.Errorf("claim %s = %v, want %v", k, got, want)
 		}
 	}
@@ -60,8 +61,8 @@ func TestOAuthServerIssuesRFC9068Tokens(t *testing.T) {
 	}
 
 	// client_secret_basic, credentials form-urlencoded before base64.
-	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(testClientID)+":"+url.QueryEscape(testClientSecret)))
-	a := postForm(t, tester.Client, testASURL, "grant_type=client_credentials&scope="+url.QueryEscape(oauthserver.ScopeHuaweiPush), "Authorization", basic)
+	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(harness.ClientID)+":"+url.QueryEscape(harness.ClientSecret)))
+	a := harness.PostForm(t, tester.Client, harness.ASURL, "grant_type=client_credentials&scope="+url.QueryEscape(oauthserver.ScopeHuaweiPush), "Authorization", basic)
 	claims, _ = asClaims(t, a.WantToken(t), keys.Pub)
 	if claims["scope"] != oauthserver.ScopeHuaweiPush {
 		t.Errorf("scope %v", claims["scope"])
@@ -69,9 +70,9 @@ func TestOAuthServerIssuesRFC9068Tokens(t *testing.T) {
 }
 
 func TestOAuthServerNoScopeGrantsDefaults(t *testing.T) {
-	keys := newASKeys(t)
-	tester := startCaddy(t, testBase+" {"+asRoute(keys.PrivPath, "")+"}\n")
-	a := postForm(t, tester.Client, testASURL, clientCredentials("").Encode())
+	keys := harness.NewASKeys(t)
+	tester := harness.StartCaddy(t, harness.Base+" {"+harness.ASRoute(keys.PrivPath, "")+"}\n")
+	a := harness.PostForm(t, tester.Client, harness.ASURL, harness.ClientCredentials("").Encode())
 	if a.Status != http.StatusOK {
 		t.Fatalf("status %d: %s", a.Status, a.Raw)
 	}
@@ -82,10 +83,10 @@ func TestOAuthServerNoScopeGrantsDefaults(t *testing.T) {
 }
 
 func TestOAuthServerJWKS(t *testing.T) {
-	keys := newASKeys(t)
-	tester := startCaddy(t, testBase+" {"+asRoute(keys.PrivPath, "")+"}\n")
-	req, _ := http.NewRequest(http.MethodGet, testASURL, nil)
-	a := do(t, tester.Client, req)
+	keys := harness.NewASKeys(t)
+	tester := harness.StartCaddy(t, harness.Base+" {"+harness.ASRoute(keys.PrivPath, "")+"}\n")
+	req, _ := http.NewRequest(http.MethodGet, harness.ASURL, nil)
+	a := harness.Do(t, tester.Client, req)
 	if a.Status != http.StatusOK || a.Header.Get("Content-Type") != "application/jwk-set+json" {
 		t.Fatalf("GET: %d %v %s", a.Status, a.Header, a.Raw)
 	}
@@ -103,9 +104,9 @@ func TestOAuthServerJWKS(t *testing.T) {
 }
 
 func TestOAuthServerConfiguredIssuerAudienceLifetime(t *testing.T) {
-	keys := newASKeys(t)
-	tester := startCaddy(t, testBase+" {"+asRoute(keys.PrivPath, "issuer https://auth.example.com\n\t\t\taudience sinch-push\n\t\t\ttoken_lifetime 10m\n\t\t\tscope only-this")+"}\n")
-	a := postForm(t, tester.Client, testASURL, clientCredentials("only-this").Encode())
+	keys := harness.NewASKeys(t)
+	tester := harness.StartCaddy(t, harness.Base+" {"+harness.ASRoute(keys.PrivPath, "issuer https://auth.example.com\n\t\t\taudience sinch-push\n\t\t\ttoken_lifetime 10m\n\t\t\tscope only-this")+"}\n")
+	a := harness.PostForm(t, tester.Client, harness.ASURL, harness.ClientCredentials("only-this").Encode())
 	claims, _ := asClaims(t, a.WantToken(t), keys.Pub)
 	if claims["iss"] != "https://auth.example.com" || fmt.Sprint(claims["aud"]) != "[sinch-push]" {
 		t.Errorf("iss/aud %v %v", claims["iss"], claims["aud"])
@@ -113,47 +114,47 @@ func TestOAuthServerConfiguredIssuerAudienceLifetime(t *testing.T) {
 	if ei := a.ExpiresIn(t); ei > 600 || ei < 590 {
 		t.Errorf("expires_in %d, want about 600", ei)
 	}
-	postForm(t, tester.Client, testASURL, clientCredentials(oauthserver.ScopeFCMMessaging).Encode()).
+	harness.PostForm(t, tester.Client, harness.ASURL, harness.ClientCredentials(oauthserver.ScopeFCMMessaging).Encode()).
 		WantError(t, http.StatusBadRequest, "invalid_scope")
 }
 
 func TestOAuthServerRefusals(t *testing.T) {
-	keys := newASKeys(t)
-	tester := startCaddy(t, testBase+" {"+asRoute(keys.PrivPath, "")+"}\n")
-	badCredsBefore := sample(t, metrics(t), `caddy_sinch_oauth_server_rejections_total{reason="bad_client_credentials"}`)
-	wrong := clientCredentials("")
-	wrong.Set("client_secret", testClientSecret+"x")
-	a := postForm(t, tester.Client, testASURL, wrong.Encode())
+	keys := harness.NewASKeys(t)
+	tester := harness.StartCaddy(t, harness.Base+" {"+harness.ASRoute(keys.PrivPath, "")+"}\n")
+	badCredsBefore := harness.Sample(t, harness.Metrics(t), `caddy_sinch_oauth_server_rejections_total{reason="bad_client_credentials"}`)
+	wrong := harness.ClientCredentials("")
+	wrong.Set("client_secret", harness.ClientSecret+"x")
+	a := harness.PostForm(t, tester.Client, harness.ASURL, wrong.Encode())
 	a.WantError(t, http.StatusUnauthorized, "invalid_client")
 	if !strings.HasPrefix(a.Header.Get("WWW-Authenticate"), "Basic") {
 		t.Errorf("401 without WWW-Authenticate: Basic: %v", a.Header)
 	}
 
-	badBasic := "Basic " + base64.StdEncoding.EncodeToString([]byte(testClientID+":nope"))
-	a = postForm(t, tester.Client, testASURL, "grant_type=client_credentials", "Authorization", badBasic)
+	badBasic := "Basic " + base64.StdEncoding.EncodeToString([]byte(harness.ClientID+":nope"))
+	a = harness.PostForm(t, tester.Client, harness.ASURL, "grant_type=client_credentials", "Authorization", badBasic)
 	a.WantError(t, http.StatusUnauthorized, "invalid_client")
 	if !strings.HasPrefix(a.Header.Get("WWW-Authenticate"), "Basic") {
 		t.Errorf("401 to a Basic client without WWW-Authenticate: Basic: %v", a.Header)
 	}
 
-	postForm(t, tester.Client, testASURL, clientCredentials("https://example.com/admin").Encode()).
+	harness.PostForm(t, tester.Client, harness.ASURL, harness.ClientCredentials("https://example.com/admin").Encode()).
 		WantError(t, http.StatusBadRequest, "invalid_scope")
-	cc := clientCredentials("")
+	cc := harness.ClientCredentials("")
 	cc.Set("grant_type", "password")
-	postForm(t, tester.Client, testASURL, cc.Encode()).WantError(t, http.StatusBadRequest, "unsupported_grant_type")
-	postForm(t, tester.Client, testASURL, clientCredentials("").Encode(), "Authorization",
-		"Basic "+base64.StdEncoding.EncodeToString([]byte(testClientID+":"+url.QueryEscape(testClientSecret)))).
+	harness.PostForm(t, tester.Client, harness.ASURL, cc.Encode()).WantError(t, http.StatusBadRequest, "unsupported_grant_type")
+	harness.PostForm(t, tester.Client, harness.ASURL, harness.ClientCredentials("").Encode(), "Authorization",
+		"Basic "+base64.StdEncoding.EncodeToString([]byte(harness.ClientID+":"+url.QueryEscape(harness.ClientSecret)))).
 		WantError(t, http.StatusBadRequest, "invalid_request")
-	req, _ := http.NewRequest(http.MethodPut, testASURL, nil)
-	a = do(t, tester.Client, req)
+	req, _ := http.NewRequest(http.MethodPut, harness.ASURL, nil)
+	a = harness.Do(t, tester.Client, req)
 	a.WantError(t, http.StatusMethodNotAllowed, "invalid_request")
 	if a.Header.Get("Allow") == "" {
 		t.Error("405 without Allow")
 	}
-	if strings.Contains(a.Raw+fmt.Sprint(a.Header), testClientSecret) {
+	if strings.Contains(a.Raw+fmt.Sprint(a.Header), harness.ClientSecret) {
 		t.Error("answer echoes the client secret")
 	}
-	if d := sample(t, metrics(t), `caddy_sinch_oauth_server_rejections_total{reason="bad_client_credentials"}`) - badCredsBefore; d != 2 {
+	if d := harness.Sample(t, harness.Metrics(t), `caddy_sinch_oauth_server_rejections_total{reason="bad_client_credentials"}`) - badCredsBefore; d != 2 {
 		t.Errorf("sinch_oauth_server rejections_total{reason=bad_client_credentials} +%v, want +2", d)
 	}
 }
@@ -194,24 +195,24 @@ func TestOAuthServerLoadErrors(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs a real Caddy")
 	}
-	keys := newASKeys(t)
+	keys := harness.NewASKeys(t)
 	rsaLike := filepath.Join(t.TempDir(), "not-a-key.pem")
 	if err := os.WriteFile(rsaLike, []byte("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	startCaddy(t, testBase+" {\n\trespond 204\n}\n")
+	harness.StartCaddy(t, harness.Base+" {\n\trespond 204\n}\n")
 	site := func(body string) string {
-		return globalOptions + fmt.Sprintf("%s {\n\troute /t {\n\t\tsinch_oauth_server {\n%s\n\t\t}\n\t}\n}\n", testBase, body)
+		return harness.GlobalOptions + fmt.Sprintf("%s {\n\troute /t {\n\t\tsinch_oauth_server {\n%s\n\t\t}\n\t}\n}\n", harness.Base, body)
 	}
 	for name, tc := range map[string]struct{ body, want string }{
 		"no client":      {"signing_key " + keys.PrivPath, "no client"},
-		"no signing key": {"client a " + testClientSecret, "signing_key is required"},
-		"missing key":    {"client a " + testClientSecret + "\nsigning_key /nonexistent/key.pem", "no such file"},
-		"not a key":      {"client a " + testClientSecret + "\nsigning_key " + rsaLike, "PKCS#8"},
+		"no signing key": {"client a " + harness.ClientSecret, "signing_key is required"},
+		"missing key":    {"client a " + harness.ClientSecret + "\nsigning_key /nonexistent/key.pem", "no such file"},
+		"not a key":      {"client a " + harness.ClientSecret + "\nsigning_key " + rsaLike, "PKCS#8"},
 		"missing secret": {"client a {env.SINCH_HMS_TEST_MISSING}\nsigning_key " + keys.PrivPath, "placeholder"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			if msg := loadError(t, site(tc.body)); !strings.Contains(msg, tc.want) {
+			if msg := harness.LoadError(t, site(tc.body)); !strings.Contains(msg, tc.want) {
 				t.Errorf("load error %q does not contain %q", msg, tc.want)
 			}
 		})

@@ -15,6 +15,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/hmsgate/caddy-sinch-hms/caddymodule/internal/harness"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
@@ -27,11 +28,11 @@ func TestOAuthServerShortSecretRefused(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs a real Caddy")
 	}
-	keys := newASKeys(t)
-	startCaddy(t, testBase+" {\n\trespond 204\n}\n")
+	keys := harness.NewASKeys(t)
+	harness.StartCaddy(t, harness.Base+" {\n\trespond 204\n}\n")
 	site := func(id, secret string) string {
-		return globalOptions + fmt.Sprintf("%s {\n\troute /t {\n\t\tsinch_oauth_server {\n\t\t\tclient %s %s\n\t\t\tsigning_key %s\n\t\t}\n\t}\n}\n",
-			testBase, id, secret, keys.PrivPath)
+		return harness.GlobalOptions + fmt.Sprintf("%s {\n\troute /t {\n\t\tsinch_oauth_server {\n\t\t\tclient %s %s\n\t\t\tsigning_key %s\n\t\t}\n\t}\n}\n",
+			harness.Base, id, secret, keys.PrivPath)
 	}
 	const short = "fifteen-chars-x" // 15
 	if len(short) != 15 {
@@ -45,7 +46,7 @@ func TestOAuthServerShortSecretRefused(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			var answer struct{ Error string }
-			raw := loadError(t, site("short-client", secret))
+			raw := harness.LoadError(t, site("short-client", secret))
 			if err := json.Unmarshal([]byte(raw), &answer); err != nil {
 				t.Fatalf("load answer %q: %v", raw, err)
 			}
@@ -61,7 +62,7 @@ func TestOAuthServerShortSecretRefused(t *testing.T) {
 		})
 	}
 	t.Run("16 characters load", func(t *testing.T) {
-		startCaddy(t, testBase+" {"+strings.Replace(asRoute(keys.PrivPath, ""), testClientSecret, "sixteen-chars-xx", 1)+"}\n")
+		harness.StartCaddy(t, harness.Base+" {"+strings.Replace(harness.ASRoute(keys.PrivPath, ""), harness.ClientSecret, "sixteen-chars-xx", 1)+"}\n")
 	})
 }
 
@@ -69,8 +70,8 @@ func TestOAuthServerShortSecretRefused(t *testing.T) {
 // serves it over real HTTP and records its log lines.
 func observedAS(t *testing.T) (*observer.ObservedLogs, string) {
 	t.Helper()
-	keys := newASKeys(t)
-	s := &OAuthServer{Clients: []OAuthClient{{ClientID: testClientID, ClientSecret: testClientSecret}}, SigningKey: keys.PrivPath}
+	keys := harness.NewASKeys(t)
+	s := &OAuthServer{Clients: []OAuthClient{{ClientID: harness.ClientID, ClientSecret: harness.ClientSecret}}, SigningKey: keys.PrivPath}
 	core, logs := observer.New(zapcore.DebugLevel)
 	s.logger = zap.New(core)
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
@@ -83,7 +84,7 @@ func observedAS(t *testing.T) (*observer.ObservedLogs, string) {
 		_ = s.ServeHTTP(w, r, next)
 	}))
 	t.Cleanup(srv.Close)
-	return logs, srv.URL + testASPath
+	return logs, srv.URL + harness.ASPath
 }
 
 // TestOAuthServerLogsUnknownClientIDHashed: a client_id that is no
@@ -97,52 +98,52 @@ func TestOAuthServerLogsUnknownClientIDHashed(t *testing.T) {
 	client := &http.Client{}
 
 	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {pasted}, "client_secret": {"wrong-secret"}}
-	postForm(t, client, target, form.Encode()).WantError(t, http.StatusUnauthorized, "invalid_client")
+	harness.PostForm(t, client, target, form.Encode()).WantError(t, http.StatusUnauthorized, "invalid_client")
 	// The same through HTTP Basic.
 	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(pasted)+":wrong-secret"))
-	postForm(t, client, target, "grant_type=client_credentials", "Authorization", basic).
+	harness.PostForm(t, client, target, "grant_type=client_credentials", "Authorization", basic).
 		WantError(t, http.StatusUnauthorized, "invalid_client")
 
 	lines := logs.FilterMessage("token request rejected").All()
 	if len(lines) != 2 {
-		t.Fatalf("%d rejection lines, want 2:\n%s", len(lines), dumpLogs(logs))
+		t.Fatalf("%d rejection lines, want 2:\n%s", len(lines), harness.DumpLogs(logs))
 	}
 	for _, e := range lines {
 		f := e.ContextMap()
 		if f["client_id_sha256"] != wantHash || f["client_id_length"] != int64(len(pasted)) {
-			t.Errorf("rejection line lacks client_id_sha256=%s client_id_length=%d: %s", wantHash, len(pasted), entryText(e))
+			t.Errorf("rejection line lacks client_id_sha256=%s client_id_length=%d: %s", wantHash, len(pasted), harness.EntryText(e))
 		}
 		if _, ok := f["client_id"]; ok {
-			t.Errorf("an unknown client_id is logged as client_id: %s", entryText(e))
+			t.Errorf("an unknown client_id is logged as client_id: %s", harness.EntryText(e))
 		}
 	}
 	for _, e := range logs.All() {
-		if strings.Contains(entryText(e), pasted) || strings.Contains(entryText(e), pasted[:16]) {
-			t.Errorf("the unknown client_id is in the log: %s", entryText(e))
+		if strings.Contains(harness.EntryText(e), pasted) || strings.Contains(harness.EntryText(e), pasted[:16]) {
+			t.Errorf("the unknown client_id is in the log: %s", harness.EntryText(e))
 		}
 	}
 
 	// A configured client with a wrong secret: named, both ways.
 	logs.TakeAll()
-	form.Set("client_id", testClientID)
-	postForm(t, client, target, form.Encode()).WantError(t, http.StatusUnauthorized, "invalid_client")
-	basic = "Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(testClientID)+":wrong-secret"))
-	postForm(t, client, target, "grant_type=client_credentials", "Authorization", basic).
+	form.Set("client_id", harness.ClientID)
+	harness.PostForm(t, client, target, form.Encode()).WantError(t, http.StatusUnauthorized, "invalid_client")
+	basic = "Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(harness.ClientID)+":wrong-secret"))
+	harness.PostForm(t, client, target, "grant_type=client_credentials", "Authorization", basic).
 		WantError(t, http.StatusUnauthorized, "invalid_client")
 	lines = logs.FilterMessage("token request rejected").All()
 	if len(lines) != 2 {
-		t.Fatalf("%d rejection lines, want 2:\n%s", len(lines), dumpLogs(logs))
+		t.Fatalf("%d rejection lines, want 2:\n%s", len(lines), harness.DumpLogs(logs))
 	}
 	for _, e := range lines {
 		f := e.ContextMap()
-		if f["client_id"] != testClientID || f["reason"] != "bad_client_credentials" {
-			t.Errorf("a known client is not logged by name: %s", entryText(e))
+		if f["client_id"] != harness.ClientID || f["reason"] != "bad_client_credentials" {
+			t.Errorf("a known client is not logged by name: %s", harness.EntryText(e))
 		}
 		if _, ok := f["client_id_sha256"]; ok {
-			t.Errorf("a known client_id is hashed: %s", entryText(e))
+			t.Errorf("a known client_id is hashed: %s", harness.EntryText(e))
 		}
-		if strings.Contains(entryText(e), "wrong-secret") || strings.Contains(entryText(e), testClientSecret) {
-			t.Errorf("a secret is in the log: %s", entryText(e))
+		if strings.Contains(harness.EntryText(e), "wrong-secret") || strings.Contains(harness.EntryText(e), harness.ClientSecret) {
+			t.Errorf("a secret is in the log: %s", harness.EntryText(e))
 		}
 	}
 }

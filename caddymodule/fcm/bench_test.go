@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/hmsgate/caddy-sinch-hms/caddymodule/endpoint"
+	"github.com/hmsgate/caddy-sinch-hms/caddymodule/internal/harness"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -23,14 +24,14 @@ import (
 // cache: form, EdDSA bearer verification with a public_key, cache, answer.
 func BenchmarkFCMCacheHit(b *testing.B) {
 	sa, _ := serviceAccounts(b)
-	keys := newASKeys(b)
+	keys := harness.NewASKeys(b)
 	g := googletest.NewServer()
 	defer g.Close()
 	g.AddAccount(sa)
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	defer cancel()
 	h := &FCMHandler{
-		Bearer:         &endpoint.BearerConfig{PublicKey: keys.PubPath, Issuer: testBase, Audience: testBase},
+		Bearer:         &endpoint.BearerConfig{PublicKey: keys.PubPath, Issuer: harness.Base, Audience: harness.Base},
 		Projects:       []FCMProject{{ProjectNumber: testFCMProject, KeyFile: writeKeyFile(b, sa, fcmupstream.DefaultTokenURL)}},
 		GoogleTokenURL: g.URL,
 	}
@@ -43,7 +44,7 @@ func BenchmarkFCMCacheHit(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	iss, oerr := as.Exchange(oauthresp.Form{"grant_type": "client_credentials", "client_id": "c", "client_secret": "s"}, "", testBase, testBase)
+	iss, oerr := as.Exchange(oauthresp.Form{"grant_type": "client_credentials", "client_id": "c", "client_secret": "s"}, "", harness.Base, harness.Base)
 	if oerr != nil {
 		b.Fatal(oerr)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hmsgate/caddy-sinch-hms/caddymodule/authserver"
+	"github.com/hmsgate/caddy-sinch-hms/caddymodule/internal/harness"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
@@ -32,7 +33,7 @@ const (
 	testFCMProject = "123456789012"
 )
 
-var testFCMURL = testBase + testFCMPath
+var testFCMURL = harness.Base + testFCMPath
 
 var (
 	saOnce    sync.Once
@@ -71,7 +72,7 @@ func writeKeyFile(t testing.TB, sa *googletest.ServiceAccount, tokenURI string) 
 // chain is the test set-up: keys of the embedded AS, the two emulators,
 // and the Caddy serving all three endpoints.
 type chain struct {
-	keys   asKeys
+	keys   harness.ASKeys
 	google *googletest.Server
 	huawei interface{ Calls() int }
 	sa     *googletest.ServiceAccount
@@ -82,7 +83,7 @@ type chain struct {
 // chainSite is the Caddyfile site of the whole chain. sinch_fcm verifies
 // the AS's tokens with its public key file (no network hop), sinch_hms
 // through the AS's JWKS on GET — the two ways the README offers.
-func chainSite(keys asKeys, googleURL, huaweiURL, fcmExtra string, projects ...string) string {
+func chainSite(keys harness.ASKeys, googleURL, huaweiURL, fcmExtra string, projects ...string) string {
 	return fmt.Sprintf(`%s {
 %s
 	route %s {
@@ -111,11 +112,11 @@ func chainSite(keys asKeys, googleURL, huaweiURL, fcmExtra string, projects ...s
 		}
 	}
 }
-`, testBase, asRoute(keys.PrivPath, ""),
-		testFCMPath, keys.PubPath, testBase, testBase, fcmupstream.Scope,
+`, harness.Base, harness.ASRoute(keys.PrivPath, ""),
+		testFCMPath, keys.PubPath, harness.Base, harness.Base, fcmupstream.Scope,
 		strings.Join(projects, "\n\t\t\t"), googleURL, fcmExtra,
-		testTokenPath, testASURL, testBase, testBase, sinchauth.HuaweiPushScope,
-		testHMSAppID, testHMSAppSecret, huaweiURL)
+		harness.TokenPath, harness.ASURL, harness.Base, harness.Base, sinchauth.HuaweiPushScope,
+		harness.HMSAppID, harness.HMSAppSecret, huaweiURL)
 }
 
 func fcmProjectLine(number, keyPath string) string {
@@ -125,22 +126,22 @@ func fcmProjectLine(number, keyPath string) string {
 func newChain(t *testing.T, fcmExtra string) *chain {
 	t.Helper()
 	sa, _ := serviceAccounts(t)
-	keys := newASKeys(t)
+	keys := harness.NewASKeys(t)
 	g := googletest.NewServer()
 	t.Cleanup(g.Close)
 	g.AddAccount(sa)
-	hw := newHuawei(t)
-	tester := startCaddy(t, chainSite(keys, g.URL, hw.URL, fcmExtra,
+	hw := harness.NewHuawei(t)
+	tester := harness.StartCaddy(t, chainSite(keys, g.URL, hw.URL, fcmExtra,
 		fcmProjectLine(testFCMProject, writeKeyFile(t, sa, fcmupstream.DefaultTokenURL))))
 	return &chain{keys: keys, google: g, huawei: hw, sa: sa, client: tester.Client,
-		hmsIss: func() []string { return hw.IssuedTokens(testHMSAppID) }}
+		hmsIss: func() []string { return hw.IssuedTokens(harness.HMSAppID) }}
 }
 
 // asToken gets an access token from the embedded AS exactly as Sinch
 // does: client_secret_post with the scope the Dashboard holds.
 func (c *chain) asToken(t *testing.T, scope string) string {
 	t.Helper()
-	return postForm(t, c.client, testASURL, clientCredentials(scope).Encode()).WantToken(t)
+	return harness.PostForm(t, c.client, harness.ASURL, harness.ClientCredentials(scope).Encode()).WantToken(t)
 }
 
 func fcmForm(project string) string {
@@ -148,14 +149,14 @@ func fcmForm(project string) string {
 }
 
 func hmsBearerForm() string {
-	return url.Values{"grant_type": {"client_credentials"}, "hms_application_id": {testHMSAppID}}.Encode()
+	return url.Values{"grant_type": {"client_credentials"}, "hms_application_id": {harness.HMSAppID}}.Encode()
 }
 
 func TestAltAChainFCMAndHMS(t *testing.T) {
 	c := newChain(t, "")
 
 	fcmAccess := c.asToken(t, fcmupstream.Scope)
-	a := postForm(t, c.client, testFCMURL, fcmForm(testFCMProject), "Authorization", "Bearer "+fcmAccess)
+	a := harness.PostForm(t, c.client, testFCMURL, fcmForm(testFCMProject), "Authorization", "Bearer "+fcmAccess)
 	googleTok := a.WantToken(t)
 	issued := c.google.IssuedTokens(c.sa.Email)
 	if len(issued) != 1 || issued[0] != googleTok {
@@ -164,13 +165,13 @@ func TestAltAChainFCMAndHMS(t *testing.T) {
 	if ei := a.ExpiresIn(t); ei < 3590 || ei > googletest.DefaultExpiresIn {
 		t.Errorf("expires_in %d, want the remaining life of a %ds token", ei, googletest.DefaultExpiresIn)
 	}
-	again := postForm(t, c.client, testFCMURL, fcmForm(testFCMProject), "Authorization", "Bearer "+fcmAccess)
+	again := harness.PostForm(t, c.client, testFCMURL, fcmForm(testFCMProject), "Authorization", "Bearer "+fcmAccess)
 	if again.WantToken(t) != googleTok || c.google.Calls() != 1 {
 		t.Errorf("second request: Google called %d times, want 1 (cached)", c.google.Calls())
 	}
 
 	hmsAccess := c.asToken(t, sinchauth.HuaweiPushScope)
-	h := postForm(t, c.client, testTokenURL, hmsBearerForm(), "Authorization", "Bearer "+hmsAccess)
+	h := harness.PostForm(t, c.client, harness.TokenURL, hmsBearerForm(), "Authorization", "Bearer "+hmsAccess)
 	if tok := h.WantToken(t); len(c.hmsIss()) != 1 || c.hmsIss()[0] != tok {
 		t.Errorf("HMS answer is not Huawei's token")
 	}
@@ -178,12 +179,12 @@ func TestAltAChainFCMAndHMS(t *testing.T) {
 	// Each endpoint wants its own scope: a token for one is not one for
 	// the other (401 invalid_token, naming insufficient_scope, as every
 	// refused bearer token of the contract).
-	for target, body := range map[string]string{testFCMURL: fcmForm(testFCMProject), testTokenURL: hmsBearerForm()} {
+	for target, body := range map[string]string{testFCMURL: fcmForm(testFCMProject), harness.TokenURL: hmsBearerForm()} {
 		tok := hmsAccess
-		if target == testTokenURL {
+		if target == harness.TokenURL {
 			tok = fcmAccess
 		}
-		a := postForm(t, c.client, target, body, "Authorization", "Bearer "+tok)
+		a := harness.PostForm(t, c.client, target, body, "Authorization", "Bearer "+tok)
 		a.WantError(t, http.StatusUnauthorized, "invalid_token")
 		if !strings.Contains(a.Raw, "insufficient_scope") {
 			t.Errorf("%s: description does not name the missing scope: %s", target, a.Raw)
@@ -195,27 +196,27 @@ func TestAltAChainFCMAndHMS(t *testing.T) {
 // accept just as well.
 func TestAltAChainBasicAuth(t *testing.T) {
 	c := newChain(t, "")
-	req, _ := http.NewRequest(http.MethodPost, testASURL, strings.NewReader("grant_type=client_credentials&scope="+url.QueryEscape(fcmupstream.Scope)))
+	req, _ := http.NewRequest(http.MethodPost, harness.ASURL, strings.NewReader("grant_type=client_credentials&scope="+url.QueryEscape(fcmupstream.Scope)))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(url.QueryEscape(testClientID), url.QueryEscape(testClientSecret))
-	access := do(t, c.client, req).WantToken(t)
-	postForm(t, c.client, testFCMURL, fcmForm(testFCMProject), "Authorization", "Bearer "+access).WantToken(t)
+	req.SetBasicAuth(url.QueryEscape(harness.ClientID), url.QueryEscape(harness.ClientSecret))
+	access := harness.Do(t, c.client, req).WantToken(t)
+	harness.PostForm(t, c.client, testFCMURL, fcmForm(testFCMProject), "Authorization", "Bearer "+access).WantToken(t)
 }
 
 // foreignToken mints an access token the way the embedded AS does, but
 // with another key, issuer or clock.
-func foreignToken(t *testing.T, keys asKeys, issuer string, now time.Time) string {
+func foreignToken(t *testing.T, keys harness.ASKeys, issuer string, now time.Time) string {
 	t.Helper()
 	s, err := oauthserver.New(oauthserver.Config{
-		Clients: map[string]string{testClientID: testClientSecret},
+		Clients: map[string]string{harness.ClientID: harness.ClientSecret},
 		Key:     keys.Priv,
 		Now:     func() time.Time { return now },
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	iss, oerr := s.Exchange(map[string]string{"grant_type": "client_credentials", "client_id": testClientID,
-		"client_secret": testClientSecret, "scope": fcmupstream.Scope}, "", issuer, testBase)
+	iss, oerr := s.Exchange(map[string]string{"grant_type": "client_credentials", "client_id": harness.ClientID,
+		"client_secret": harness.ClientSecret, "scope": fcmupstream.Scope}, "", issuer, harness.Base)
 	if oerr != nil {
 		t.Fatal(oerr)
 	}
@@ -225,10 +226,10 @@ func foreignToken(t *testing.T, keys asKeys, issuer string, now time.Time) strin
 func TestFCMRefusals(t *testing.T) {
 	c := newChain(t, "")
 	access := c.asToken(t, fcmupstream.Scope)
-	wrongSecret := clientCredentials(fcmupstream.Scope)
+	wrongSecret := harness.ClientCredentials(fcmupstream.Scope)
 	wrongSecret.Set("client_secret", "not-the-secret")
-	postForm(t, c.client, testASURL, wrongSecret.Encode()).WantError(t, http.StatusUnauthorized, "invalid_client")
-	postForm(t, c.client, testASURL, clientCredentials("https://www.googleapis.com/auth/cloud-platform").Encode()).
+	harness.PostForm(t, c.client, harness.ASURL, wrongSecret.Encode()).WantError(t, http.StatusUnauthorized, "invalid_client")
+	harness.PostForm(t, c.client, harness.ASURL, harness.ClientCredentials("https://www.googleapis.com/auth/cloud-platform").Encode()).
 		WantError(t, http.StatusBadRequest, "invalid_scope")
 
 	for name, tc := range map[string]struct {
@@ -237,9 +238,9 @@ func TestFCMRefusals(t *testing.T) {
 		code       string
 	}{
 		"no bearer token":      {fcmForm(testFCMProject), "", 401, "invalid_client"},
-		"token of another AS":  {fcmForm(testFCMProject), "Bearer " + foreignToken(t, newASKeys(t), testBase, time.Now()), 401, "invalid_token"},
+		"token of another AS":  {fcmForm(testFCMProject), "Bearer " + foreignToken(t, harness.NewASKeys(t), harness.Base, time.Now()), 401, "invalid_token"},
 		"another issuer":       {fcmForm(testFCMProject), "Bearer " + foreignToken(t, c.keys, "https://other.example", time.Now()), 401, "invalid_token"},
-		"expired token":        {fcmForm(testFCMProject), "Bearer " + foreignToken(t, c.keys, testBase, time.Now().Add(-2*time.Hour)), 401, "invalid_token"},
+		"expired token":        {fcmForm(testFCMProject), "Bearer " + foreignToken(t, c.keys, harness.Base, time.Now().Add(-2*time.Hour)), 401, "invalid_token"},
 		"garbage token":        {fcmForm(testFCMProject), "Bearer not.a.jwt", 401, "invalid_token"},
 		"unknown project":      {fcmForm("999"), "Bearer " + access, 400, "unauthorized_client"},
 		"no project number":    {"grant_type=client_credentials", "Bearer " + access, 400, "invalid_request"},
@@ -252,7 +253,7 @@ func TestFCMRefusals(t *testing.T) {
 			if tc.auth != "" {
 				headers = []string{"Authorization", tc.auth}
 			}
-			a := postForm(t, c.client, testFCMURL, tc.body, headers...)
+			a := harness.PostForm(t, c.client, testFCMURL, tc.body, headers...)
 			a.WantError(t, tc.status, tc.code)
 			if tc.status == 401 && !strings.HasPrefix(a.Header.Get("WWW-Authenticate"), "Bearer") {
 				t.Errorf("401 without a Bearer challenge: %v", a.Header)
@@ -260,10 +261,10 @@ func TestFCMRefusals(t *testing.T) {
 		})
 	}
 	// An unauthenticated caller learns nothing about which projects exist.
-	postForm(t, c.client, testFCMURL, fcmForm("999"), "Authorization", "Bearer not.a.jwt").
+	harness.PostForm(t, c.client, testFCMURL, fcmForm("999"), "Authorization", "Bearer not.a.jwt").
 		WantError(t, http.StatusUnauthorized, "invalid_token")
 	req, _ := http.NewRequest(http.MethodGet, testFCMURL, nil)
-	do(t, c.client, req).WantError(t, http.StatusMethodNotAllowed, "invalid_request")
+	harness.Do(t, c.client, req).WantError(t, http.StatusMethodNotAllowed, "invalid_request")
 	if n := c.google.Calls(); n != 0 {
 		t.Errorf("refused requests reached Google %d times", n)
 	}
@@ -273,7 +274,7 @@ func TestFCMGoogleRejectsKey(t *testing.T) {
 	c := newChain(t, "")
 	c.google.DisableAccount(c.sa.Email)
 	access := c.asToken(t, fcmupstream.Scope)
-	a := postForm(t, c.client, testFCMURL, fcmForm(testFCMProject), "Authorization", "Bearer "+access)
+	a := harness.PostForm(t, c.client, testFCMURL, fcmForm(testFCMProject), "Authorization", "Bearer "+access)
 	a.WantError(t, http.StatusBadGateway, "server_error")
 	if !strings.Contains(a.Raw, "invalid_client") || strings.Contains(a.Raw, "PRIVATE KEY") {
 		t.Errorf("description should name Google's error and nothing secret: %s", a.Raw)
@@ -284,14 +285,14 @@ func TestFCMGoogleRejectsKey(t *testing.T) {
 // file of another account) is rejected with invalid_grant: 502.
 func TestFCMGoogleKeyUnknown(t *testing.T) {
 	_, other := serviceAccounts(t)
-	keys := newASKeys(t)
+	keys := harness.NewASKeys(t)
 	g := googletest.NewServer()
 	t.Cleanup(g.Close)
-	hw := newHuawei(t)
-	tester := startCaddy(t, chainSite(keys, g.URL, hw.URL, "",
+	hw := harness.NewHuawei(t)
+	tester := harness.StartCaddy(t, chainSite(keys, g.URL, hw.URL, "",
 		fcmProjectLine(testFCMProject, writeKeyFile(t, other, fcmupstream.DefaultTokenURL))))
-	access := postForm(t, tester.Client, testASURL, clientCredentials(fcmupstream.Scope).Encode()).WantToken(t)
-	a := postForm(t, tester.Client, testFCMURL, fcmForm(testFCMProject), "Authorization", "Bearer "+access)
+	access := harness.PostForm(t, tester.Client, harness.ASURL, harness.ClientCredentials(fcmupstream.Scope).Encode()).WantToken(t)
+	a := harness.PostForm(t, tester.Client, testFCMURL, fcmForm(testFCMProject), "Authorization", "Bearer "+access)
 	a.WantError(t, http.StatusBadGateway, "server_error")
 	if !strings.Contains(a.Raw, "invalid_grant") {
 		t.Errorf("description should carry Google's invalid_grant: %s", a.Raw)
@@ -305,26 +306,26 @@ func TestFCMGoogleKeyUnknown(t *testing.T) {
 // 503 with Retry-After.
 func TestFCMGoogleDownServesCachedToken(t *testing.T) {
 	sa, other := serviceAccounts(t)
-	keys := newASKeys(t)
+	keys := harness.NewASKeys(t)
 	g := googletest.NewServer()
 	t.Cleanup(g.Close)
 	g.AddAccount(sa)
 	g.AddAccount(other)
 	g.SetExpiresIn(200)
-	hw := newHuawei(t)
-	clk := useTestClock(t)
-	tester := startCaddy(t, chainSite(keys, g.URL, hw.URL, "refresh_before 5m",
+	hw := harness.NewHuawei(t)
+	clk := harness.UseTestClock(t)
+	tester := harness.StartCaddy(t, chainSite(keys, g.URL, hw.URL, "refresh_before 5m",
 		fcmProjectLine(testFCMProject, writeKeyFile(t, sa, fcmupstream.DefaultTokenURL)),
 		fcmProjectLine("42", writeKeyFile(t, other, fcmupstream.DefaultTokenURL))))
-	access := postForm(t, tester.Client, testASURL, clientCredentials(fcmupstream.Scope).Encode()).WantToken(t)
-	ask := func(project string) answer {
-		return postForm(t, tester.Client, testFCMURL, fcmForm(project), "Authorization", "Bearer "+access)
+	access := harness.PostForm(t, tester.Client, harness.ASURL, harness.ClientCredentials(fcmupstream.Scope).Encode()).WantToken(t)
+	ask := func(project string) harness.Answer {
+		return harness.PostForm(t, tester.Client, testFCMURL, fcmForm(project), "Authorization", "Bearer "+access)
 	}
 
 	fetched := func(project, outcome string) float64 {
-		return sample(t, metrics(t), `caddy_sinch_fcm_google_fetches_total{fcm_project="`+project+`",outcome="`+outcome+`"}`)
+		return harness.Sample(t, harness.Metrics(t), `caddy_sinch_fcm_google_fetches_total{fcm_project="`+project+`",outcome="`+outcome+`"}`)
 	}
-	staleBefore := sample(t, metrics(t), `caddy_sinch_fcm_cache_requests_total{fcm_project="`+testFCMProject+`",result="stale"}`)
+	staleBefore := harness.Sample(t, harness.Metrics(t), `caddy_sinch_fcm_cache_requests_total{fcm_project="`+testFCMProject+`",result="stale"}`)
 	okBefore, downBefore, coldBefore := fetched(testFCMProject, "success"), fetched(testFCMProject, "unavailable"), fetched("42", "unavailable")
 
 	first := ask(testFCMProject).WantToken(t)
@@ -358,7 +359,7 @@ func TestFCMGoogleDownServesCachedToken(t *testing.T) {
 	if d := fetched("42", "unavailable") - coldBefore; d != 1 {
 		t.Errorf("google_fetches_total{fcm_project=42,outcome=unavailable} +%v, want +1", d)
 	}
-	if d := sample(t, metrics(t), `caddy_sinch_fcm_cache_requests_total{fcm_project="`+testFCMProject+`",result="stale"}`) - staleBefore; d != 1 {
+	if d := harness.Sample(t, harness.Metrics(t), `caddy_sinch_fcm_cache_requests_total{fcm_project="`+testFCMProject+`",result="stale"}`) - staleBefore; d != 1 {
 		t.Errorf("cache_requests_total{result=stale} +%v, want +1", d)
 	}
 }
@@ -367,18 +368,18 @@ func TestFCMGoogleDownServesCachedToken(t *testing.T) {
 // token across a config reload.
 func TestFCMCacheSurvivesReload(t *testing.T) {
 	sa, _ := serviceAccounts(t)
-	keys := newASKeys(t)
+	keys := harness.NewASKeys(t)
 	g := googletest.NewServer()
 	t.Cleanup(g.Close)
 	g.AddAccount(sa)
-	hw := newHuawei(t)
+	hw := harness.NewHuawei(t)
 	site := chainSite(keys, g.URL, hw.URL, "", fcmProjectLine(testFCMProject, writeKeyFile(t, sa, fcmupstream.DefaultTokenURL)))
-	tester := startCaddy(t, site)
-	access := postForm(t, tester.Client, testASURL, clientCredentials(fcmupstream.Scope).Encode()).WantToken(t)
-	first := postForm(t, tester.Client, testFCMURL, fcmForm(testFCMProject), "Authorization", "Bearer "+access).WantToken(t)
+	tester := harness.StartCaddy(t, site)
+	access := harness.PostForm(t, tester.Client, harness.ASURL, harness.ClientCredentials(fcmupstream.Scope).Encode()).WantToken(t)
+	first := harness.PostForm(t, tester.Client, testFCMURL, fcmForm(testFCMProject), "Authorization", "Bearer "+access).WantToken(t)
 
-	tester = startCaddy(t, site+"\n# reload\n")
-	second := postForm(t, tester.Client, testFCMURL, fcmForm(testFCMProject), "Authorization", "Bearer "+access).WantToken(t)
+	tester = harness.StartCaddy(t, site+"\n# reload\n")
+	second := harness.PostForm(t, tester.Client, testFCMURL, fcmForm(testFCMProject), "Authorization", "Bearer "+access).WantToken(t)
 	if second != first || g.Calls() != 1 {
 		t.Errorf("after a reload: Google called %d times, token same=%v; want 1 call and the cached token", g.Calls(), second == first)
 	}
@@ -395,7 +396,7 @@ func TestFCMConcurrentColdRequestsCallGoogleOnce(t *testing.T) {
 	for i := range n {
 		wg.Go(func() {
 			<-start
-			a := postForm(t, client, testFCMURL, fcmForm(testFCMProject), "Authorization", "Bearer "+access)
+			a := harness.PostForm(t, client, testFCMURL, fcmForm(testFCMProject), "Authorization", "Bearer "+access)
 			toks[i], _ = a.Body["access_token"].(string)
 		})
 	}
@@ -451,13 +452,13 @@ func TestFCMLoadErrors(t *testing.T) {
 		t.Skip("needs a real Caddy")
 	}
 	sa, _ := serviceAccounts(t)
-	keys := newASKeys(t)
+	keys := harness.NewASKeys(t)
 	googleKey := writeKeyFile(t, sa, fcmupstream.DefaultTokenURL)
 	tampered := writeKeyFile(t, sa, "https://evil.example/token")
-	startCaddy(t, testBase+" {\n\trespond 204\n}\n")
-	bearer := fmt.Sprintf("bearer {\npublic_key %s\nissuer %s\naudience %s\n}", keys.PubPath, testBase, testBase)
+	harness.StartCaddy(t, harness.Base+" {\n\trespond 204\n}\n")
+	bearer := fmt.Sprintf("bearer {\npublic_key %s\nissuer %s\naudience %s\n}", keys.PubPath, harness.Base, harness.Base)
 	site := func(body string) string {
-		return globalOptions + fmt.Sprintf("%s {\n\troute /t {\n\t\tsinch_fcm {\n%s\n\t\t}\n\t}\n}\n", testBase, body)
+		return harness.GlobalOptions + fmt.Sprintf("%s {\n\troute /t {\n\t\tsinch_fcm {\n%s\n\t\t}\n\t}\n}\n", harness.Base, body)
 	}
 	for name, tc := range map[string]struct{ body, want string }{
 		"no bearer":          {"fcm_project 1 " + googleKey, "bearer is required"},
@@ -468,7 +469,7 @@ func TestFCMLoadErrors(t *testing.T) {
 		"project twice":      {bearer + "\nfcm_project 1 " + googleKey + "\nfcm_project 1 " + googleKey, "twice"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			if msg := loadError(t, site(tc.body)); !strings.Contains(msg, tc.want) {
+			if msg := harness.LoadError(t, site(tc.body)); !strings.Contains(msg, tc.want) {
 				t.Errorf("load error %q does not contain %q", msg, tc.want)
 			}
 		})
@@ -480,8 +481,8 @@ func TestFCMLoadErrors(t *testing.T) {
 func TestTokenCheckWholeChain(t *testing.T) {
 	c := newChain(t, "")
 	var out strings.Builder
-	tc := authserver.TokenCheck{TokenURL: testASURL, ClientID: testClientID, ClientSecret: testClientSecret, Client: c.client,
-		FCMURL: testFCMURL, FCMProject: testFCMProject, HMSURL: testTokenURL, HMSAppID: testHMSAppID}
+	tc := authserver.TokenCheck{TokenURL: harness.ASURL, ClientID: harness.ClientID, ClientSecret: harness.ClientSecret, Client: c.client,
+		FCMURL: testFCMURL, FCMProject: testFCMProject, HMSURL: harness.TokenURL, HMSAppID: harness.HMSAppID}
 	ok, err := tc.Run(t.Context(), &out)
 	if err != nil || !ok {
 		t.Fatalf("ok=%v err=%v\n%s", ok, err, out.String())

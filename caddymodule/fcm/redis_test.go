@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hmsgate/caddy-sinch-hms/caddymodule/internal/harness"
 	"github.com/hmsgate/caddy-sinch-hms/fcmupstream"
 	"github.com/hmsgate/caddy-sinch-hms/fcmupstream/googletest"
 	"github.com/hmsgate/caddy-sinch-hms/internal/redistest"
@@ -23,7 +24,7 @@ import (
 // is sealed in Redis and lives there as long as it does.
 func TestFCMRedisOneGoogleFetchForTwoInstances(t *testing.T) {
 	sa, _ := serviceAccounts(t)
-	keys := newASKeys(t)
+	keys := harness.NewASKeys(t)
 	g := googletest.NewServer()
 	t.Cleanup(g.Close)
 	g.AddAccount(sa)
@@ -43,10 +44,10 @@ func TestFCMRedisOneGoogleFetchForTwoInstances(t *testing.T) {
 			refresh_before %s
 			token_store redis %s
 		}
-	}`, path, keys.PubPath, testBase, testBase, testFCMProject, keyFile, g.URL, refresh, rds.URL())
+	}`, path, keys.PubPath, harness.Base, harness.Base, testFCMProject, keyFile, g.URL, refresh, rds.URL())
 	}
-	tester := startCaddy(t, testBase+" {"+asRoute(keys.PrivPath, "")+edge("/fcm1", "5m")+edge("/fcm2", "4m")+"\n}\n")
-	access := postForm(t, tester.Client, testASURL, clientCredentials(fcmupstream.Scope).Encode()).WantToken(t)
+	tester := harness.StartCaddy(t, harness.Base+" {"+harness.ASRoute(keys.PrivPath, "")+edge("/fcm1", "5m")+edge("/fcm2", "4m")+"\n}\n")
+	access := harness.PostForm(t, tester.Client, harness.ASURL, harness.ClientCredentials(fcmupstream.Scope).Encode()).WantToken(t)
 
 	const n = 60
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: n}}
@@ -56,11 +57,11 @@ func TestFCMRedisOneGoogleFetchForTwoInstances(t *testing.T) {
 	for i := range n {
 		wg.Go(func() {
 			<-start
-			target := testBase + "/fcm1"
+			target := harness.Base + "/fcm1"
 			if i%2 == 1 {
-				target = testBase + "/fcm2"
+				target = harness.Base + "/fcm2"
 			}
-			a := postForm(t, client, target, fcmForm(testFCMProject), "Authorization", "Bearer "+access)
+			a := harness.PostForm(t, client, target, fcmForm(testFCMProject), "Authorization", "Bearer "+access)
 			toks[i], _ = a.Body["access_token"].(string)
 		})
 	}

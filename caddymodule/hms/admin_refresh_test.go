@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hmsgate/caddy-sinch-hms/caddymodule/endpoint"
+	"github.com/hmsgate/caddy-sinch-hms/caddymodule/internal/harness"
 
 	"github.com/hmsgate/caddy-sinch-hms/hmsupstream/huaweitest"
 )
@@ -32,7 +33,7 @@ type refreshAnswerOf struct {
 // forceRefresh posts a forced refresh of testHMSAppID to the admin API.
 func forceRefresh(t *testing.T) refreshAnswerOf {
 	t.Helper()
-	resp, err := http.Post(testAdminURL+"/sinch_hms/refresh?hms_app="+testHMSAppID, "", nil)
+	resp, err := http.Post(harness.AdminURL+"/sinch_hms/refresh?hms_app="+harness.HMSAppID, "", nil)
 	if err != nil {
 		t.Error(err)
 		return refreshAnswerOf{}
@@ -65,10 +66,10 @@ func (a refreshAnswerOf) wantPaced(t *testing.T, status, lo, hi int) {
 }
 
 func TestForcedRefreshCoalescedAndPaced(t *testing.T) {
-	clk := useTestClock(t)
-	emu := newHuawei(t)
+	clk := harness.UseTestClock(t)
+	emu := harness.NewHuawei(t)
 	emu.SetDelay(50 * time.Millisecond) // so that the concurrent posts overlap the call
-	startCaddy(t, hmsSite(emu.URL, ""))
+	harness.StartCaddy(t, harness.HMSSite(emu.URL, ""))
 
 	const n = 100
 	answers := make([]refreshAnswerOf, n)
@@ -98,20 +99,20 @@ func TestForcedRefreshCoalescedAndPaced(t *testing.T) {
 	for range n {
 		forceRefresh(t).wantPaced(t, http.StatusTooManyRequests, 1, int(endpoint.ForcedRefreshPause/time.Second))
 	}
-	if got := emu.CallsFor(testHMSAppID); got != 1 {
+	if got := emu.CallsFor(harness.HMSAppID); got != 1 {
 		t.Fatalf("Huawei calls after %d concurrent and %d serial forced refreshes = %d, want 1", n, n, got)
 	}
 
 	// The pause counts down on the shared clock, and survives a reload.
 	clk.Advance(endpoint.ForcedRefreshPause - 10*time.Second)
-	startCaddy(t, hmsSite(emu.URL, "clock_skew 30s"))
+	harness.StartCaddy(t, harness.HMSSite(emu.URL, "clock_skew 30s"))
 	forceRefresh(t).wantPaced(t, http.StatusTooManyRequests, 10, 10)
 	clk.Advance(10 * time.Second)
 	if a := forceRefresh(t); a.Status != http.StatusOK || !a.Refreshed {
 		t.Errorf("forced refresh after the pause: HTTP %d: %s", a.Status, a.raw)
 	}
 	forceRefresh(t).wantPaced(t, http.StatusTooManyRequests, 1, int(endpoint.ForcedRefreshPause/time.Second))
-	if got := emu.CallsFor(testHMSAppID); got != 2 {
+	if got := emu.CallsFor(harness.HMSAppID); got != 2 {
 		t.Errorf("Huawei calls = %d, want 2 (one per pause)", got)
 	}
 }
@@ -120,21 +121,21 @@ func TestForcedRefreshCoalescedAndPaced(t *testing.T) {
 // the cache leaves it alone after failures, nor before Huawei's own
 // Retry-After is over, even when that is longer than endpoint.ForcedRefreshPause.
 func TestForcedRefreshHonoursHuaweiPause(t *testing.T) {
-	clk := useTestClock(t)
-	emu := newHuawei(t)
-	tester := startCaddy(t, hmsSite(emu.URL, ""))
+	clk := harness.UseTestClock(t)
+	emu := harness.NewHuawei(t)
+	tester := harness.StartCaddy(t, harness.HMSSite(emu.URL, ""))
 
 	// Huawei answers 503: three failed requests open the cache's pause.
 	emu.SetFault(huaweitest.Fault{Kind: huaweitest.FaultStatus, Status: 503, Body: `{"error":1203,"error_description":"busy"}`})
 	for range endpoint.BreakerThreshold {
-		postForm(t, tester.Client, testTokenURL, assertionForm(mint(t, clk.Issued)).Encode()).
+		harness.PostForm(t, tester.Client, harness.TokenURL, harness.AssertionForm(harness.Mint(t, clk.Issued)).Encode()).
 			WantError(t, http.StatusServiceUnavailable, "temporarily_unavailable")
 	}
-	calls := emu.CallsFor(testHMSAppID)
+	calls := emu.CallsFor(harness.HMSAppID)
 	for range 20 {
 		forceRefresh(t).wantPaced(t, http.StatusServiceUnavailable, 1, int(endpoint.BreakerPause/time.Second))
 	}
-	if got := emu.CallsFor(testHMSAppID); got != calls {
+	if got := emu.CallsFor(harness.HMSAppID); got != calls {
 		t.Fatalf("forced refreshes during the pause reached Huawei: %d calls, want %d", got, calls)
 	}
 
@@ -146,7 +147,7 @@ func TestForcedRefreshHonoursHuaweiPause(t *testing.T) {
 		t.Errorf("forced refresh after the pause, Huawei throttling: HTTP %d: %s", a.Status, a.raw)
 	}
 	calls++
-	if got := emu.CallsFor(testHMSAppID); got != calls {
+	if got := emu.CallsFor(harness.HMSAppID); got != calls {
 		t.Fatalf("Huawei calls = %d, want %d", got, calls)
 	}
 	forceRefresh(t).wantPaced(t, http.StatusTooManyRequests, 60, 60)
@@ -154,7 +155,7 @@ func TestForcedRefreshHonoursHuaweiPause(t *testing.T) {
 	for range 20 {
 		forceRefresh(t).wantPaced(t, http.StatusServiceUnavailable, 29, 29)
 	}
-	if got := emu.CallsFor(testHMSAppID); got != calls {
+	if got := emu.CallsFor(harness.HMSAppID); got != calls {
 		t.Fatalf("forced refreshes before Huawei's Retry-After ended reached Huawei: %d calls, want %d", got, calls)
 	}
 	clk.Advance(29 * time.Second)
@@ -162,7 +163,7 @@ func TestForcedRefreshHonoursHuaweiPause(t *testing.T) {
 	if a := forceRefresh(t); a.Status != http.StatusOK || !a.Refreshed {
 		t.Errorf("forced refresh after Huawei's Retry-After: HTTP %d: %s", a.Status, a.raw)
 	}
-	if got := emu.CallsFor(testHMSAppID); got != calls+1 {
+	if got := emu.CallsFor(harness.HMSAppID); got != calls+1 {
 		t.Errorf("Huawei calls = %d, want %d", got, calls+1)
 	}
 }

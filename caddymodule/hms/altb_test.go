@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/hmsgate/caddy-sinch-hms/caddymodule/internal/harness"
 	"github.com/hmsgate/caddy-sinch-hms/sinchauth"
 )
 
@@ -50,8 +51,8 @@ func TestOwnAudienceIsTheOriginalURL(t *testing.T) {
 // prefix, the default audience is still the URL Sinch posted to (the
 // original request's), and a refusal names the accepted audience.
 func TestDefaultAudienceUnderHandlePath(t *testing.T) {
-	emu := newHuawei(t)
-	tester := startCaddy(t, fmt.Sprintf(`
+	emu := harness.NewHuawei(t)
+	tester := harness.StartCaddy(t, fmt.Sprintf(`
 %s {
 	handle_path /edge/* {
 		sinch_hms {
@@ -61,12 +62,12 @@ func TestDefaultAudienceUnderHandlePath(t *testing.T) {
 		}
 	}
 }
-`, testBase, testAppKey, testSinchSecret, testHMSAppID, testHMSAppSecret, emu.URL))
-	target := testBase + "/edge" + testTokenPath
+`, harness.Base, harness.AppKey, harness.SinchSecret, harness.HMSAppID, harness.HMSAppSecret, emu.URL))
+	target := harness.Base + "/edge" + harness.TokenPath
 	toTarget := func(p *sinchauth.MintParams) { p.Audience = target }
-	postForm(t, tester.Client, target, assertionForm(mint(t, toTarget)).Encode()).WantToken(t)
+	harness.PostForm(t, tester.Client, target, harness.AssertionForm(harness.Mint(t, toTarget)).Encode()).WantToken(t)
 
-	a := postForm(t, tester.Client, target, assertionForm(mint(t)).Encode()) // aud = testTokenURL
+	a := harness.PostForm(t, tester.Client, target, harness.AssertionForm(harness.Mint(t)).Encode()) // aud = testTokenURL
 	a.WantError(t, http.StatusUnauthorized, "invalid_client")
 	if d, _ := a.Body["error_description"].(string); !strings.Contains(d, "bad_audience") || !strings.Contains(d, `accepted: "`+target+`"`) {
 		t.Errorf("description %q does not name the accepted audience %s", d, target)

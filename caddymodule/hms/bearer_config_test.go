@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hmsgate/caddy-sinch-hms/caddymodule/endpoint"
+	"github.com/hmsgate/caddy-sinch-hms/caddymodule/internal/harness"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -128,9 +129,9 @@ func TestBearerConfigLoadErrors(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs a real Caddy")
 	}
-	startCaddy(t, testBase+" {\n\trespond 204\n}\n")
+	harness.StartCaddy(t, harness.Base+" {\n\trespond 204\n}\n")
 	site := func(bearer string) string {
-		return globalOptions + fmt.Sprintf("%s {\n\troute /t {\n\t\tsinch_hms {\n\t\t\tbearer {\n%s\n\t\t\t}\n\t\t\thms_application 1 s\n\t\t}\n\t}\n}\n", testBase, bearer)
+		return harness.GlobalOptions + fmt.Sprintf("%s {\n\troute /t {\n\t\tsinch_hms {\n\t\t\tbearer {\n%s\n\t\t\t}\n\t\t\thms_application 1 s\n\t\t}\n\t}\n}\n", harness.Base, bearer)
 	}
 	for name, tc := range map[string]struct{ bearer, want string }{
 		"missing public key file": {"public_key /nonexistent/as.pem\nissuer i\naudience a", "public_key"},
@@ -138,15 +139,15 @@ func TestBearerConfigLoadErrors(t *testing.T) {
 		"no key source":           {"issuer i\naudience a", "needs jwks_url"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			if msg := loadError(t, site(tc.bearer)); !strings.Contains(msg, tc.want) {
+			if msg := harness.LoadError(t, site(tc.bearer)); !strings.Contains(msg, tc.want) {
 				t.Errorf("load error %q does not contain %q", msg, tc.want)
 			}
 		})
 	}
 	t.Run("forward_credentials without forward", func(t *testing.T) {
-		src := globalOptions + fmt.Sprintf("%s {\n\tsinch_hms {\n\t\tsinch_application k %s\n\t\thms_application 1 s\n\t\tforward_credentials\n\t}\n}\n",
-			testBase, testSinchSecret)
-		if msg := loadError(t, src); !strings.Contains(msg, "forward_credentials needs forward") {
+		src := harness.GlobalOptions + fmt.Sprintf("%s {\n\tsinch_hms {\n\t\tsinch_application k %s\n\t\thms_application 1 s\n\t\tforward_credentials\n\t}\n}\n",
+			harness.Base, harness.SinchSecret)
+		if msg := harness.LoadError(t, src); !strings.Contains(msg, "forward_credentials needs forward") {
 			t.Errorf("load error %q", msg)
 		}
 	})

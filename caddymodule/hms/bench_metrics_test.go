@@ -9,6 +9,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/hmsgate/caddy-sinch-hms/caddymodule/internal/harness"
 	"github.com/hmsgate/caddy-sinch-hms/hmsupstream/huaweitest"
 )
 
@@ -25,16 +26,16 @@ func BenchmarkServeHTTPCacheHit(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			emu := huaweitest.NewServer()
 			defer emu.Close()
-			emu.AddApp(testHMSAppID, testHMSAppSecret)
+			emu.AddApp(harness.HMSAppID, harness.HMSAppSecret)
 			h, _, _ := observedHandler(b, emu.URL, func(h *Handler) { h.DisableMetrics = disabled })
 			h.logger = zap.NewNop()
 			next := caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error { return nil })
 			bodies := make([]string, b.N+1)
 			for i := range bodies {
-				bodies[i] = assertionForm(mint(b)).Encode()
+				bodies[i] = harness.AssertionForm(harness.Mint(b)).Encode()
 			}
 			serve := func(body string) int {
-				r := httptest.NewRequest(http.MethodPost, testTokenURL, strings.NewReader(body))
+				r := httptest.NewRequest(http.MethodPost, harness.TokenURL, strings.NewReader(body))
 				r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 				w := httptest.NewRecorder()
 				_ = h.ServeHTTP(w, r, next)

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/hmsgate/caddy-sinch-hms/caddymodule/internal/harness"
 	"github.com/hmsgate/caddy-sinch-hms/hmsupstream/huaweitest"
 	"github.com/hmsgate/caddy-sinch-hms/oauthresp"
 	"github.com/hmsgate/caddy-sinch-hms/sinchauth"
@@ -27,7 +28,7 @@ const benchBatch = 4096
 
 // benchTarget is the URL benchmark requests are sent to; its scheme, host
 // and path are the default accepted audience.
-const benchTarget = "http://auth.example.com" + testTokenPath
+const benchTarget = "http://auth.example.com" + harness.TokenPath
 
 // nextNonce numbers assertion nonces across a whole benchmark run.
 var nextNonce int
@@ -36,7 +37,7 @@ var nextNonce int
 // nonces, for the HMS application appID.
 func mintBatch(b *testing.B, appID string) []string {
 	b.Helper()
-	secret, err := sinchauth.DecodeSecret(testSinchSecret)
+	secret, err := sinchauth.DecodeSecret(harness.SinchSecret)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -45,14 +46,14 @@ func mintBatch(b *testing.B, appID string) []string {
 	for i := range bodies {
 		nextNonce++
 		a, err := sinchauth.Mint(sinchauth.MintParams{
-			ApplicationKey: testAppKey, Secret: secret, HMSApplicationID: appID,
+			ApplicationKey: harness.AppKey, Secret: secret, HMSApplicationID: appID,
 			Audience: benchTarget, IssuedAt: now, Lifetime: 10 * time.Minute,
 			Nonce: "bench-" + strconv.Itoa(nextNonce),
 		})
 		if err != nil {
 			b.Fatal(err)
 		}
-		bodies[i] = assertionForm(a).Encode()
+		bodies[i] = harness.AssertionForm(a).Encode()
 	}
 	return bodies
 }
@@ -64,8 +65,8 @@ func provisionBench(b *testing.B, emu *huaweitest.Server) *Handler {
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	b.Cleanup(cancel)
 	h := &Handler{
-		SinchApplications: []SinchApplication{{ApplicationKey: testAppKey, Secrets: []string{testSinchSecret}}},
-		HMSApplications:   []HMSApplication{{AppID: testHMSAppID, AppSecret: testHMSAppSecret}},
+		SinchApplications: []SinchApplication{{ApplicationKey: harness.AppKey, Secrets: []string{harness.SinchSecret}}},
+		HMSApplications:   []HMSApplication{{AppID: harness.HMSAppID, AppSecret: harness.HMSAppSecret}},
 		HuaweiTokenURL:    emu.URL,
 	}
 	if err := h.Provision(ctx); err != nil {
@@ -105,13 +106,13 @@ func serve(b *testing.B, h caddyhttp.MiddlewareHandler, r *http.Request) *httpte
 func BenchmarkServeHTTPWarm(b *testing.B) {
 	emu := newHuaweiB(b)
 	h := provisionBench(b, emu)
-	bodies := mintBatch(b, testHMSAppID)
+	bodies := mintBatch(b, harness.HMSAppID)
 	serve(b, h, benchRequest(bodies[0])) // warm the cache: the one Huawei call
 	warmCalls := emu.Calls()
 	reqs := make([]*http.Request, 0, benchBatch)
 	refill := func() {
 		reqs = reqs[:0]
-		for _, body := range mintBatch(b, testHMSAppID) {
+		for _, body := range mintBatch(b, harness.HMSAppID) {
 			reqs = append(reqs, benchRequest(body))
 		}
 	}
@@ -141,7 +142,7 @@ func BenchmarkServeHTTPWarm(b *testing.B) {
 func BenchmarkStaticResponse(b *testing.B) {
 	emu := newHuaweiB(b)
 	h := provisionBench(b, emu)
-	bodies := mintBatch(b, testHMSAppID)
+	bodies := mintBatch(b, harness.HMSAppID)
 	answer := serve(b, h, benchRequest(bodies[0])).Body.String()
 	sr := caddyhttp.StaticResponse{StatusCode: caddyhttp.WeakString(strconv.Itoa(http.StatusOK)), Body: answer}
 	// Requests are built outside the timer, as for BenchmarkServeHTTPWarm;
@@ -177,14 +178,14 @@ func BenchmarkStaticResponse(b *testing.B) {
 func BenchmarkServeHTTPVsRespond(b *testing.B) {
 	emu := newHuaweiB(b)
 	h := provisionBench(b, emu)
-	bodies := mintBatch(b, testHMSAppID)
+	bodies := mintBatch(b, harness.HMSAppID)
 	answer := serve(b, h, benchRequest(bodies[0])).Body.String()
 	warmCalls := emu.Calls()
 	sr := caddyhttp.StaticResponse{StatusCode: caddyhttp.WeakString(strconv.Itoa(http.StatusOK)), Body: answer}
 	var tokReqs, respReqs []*http.Request
 	refill := func() {
 		tokReqs, respReqs = tokReqs[:0], respReqs[:0]
-		for _, body := range mintBatch(b, testHMSAppID) {
+		for _, body := range mintBatch(b, harness.HMSAppID) {
 			tokReqs = append(tokReqs, benchRequest(body))
 			respReqs = append(respReqs, benchRequest(body))
 		}
@@ -236,7 +237,7 @@ func BenchmarkTokenAnswer(b *testing.B) {
 func newHuaweiB(b *testing.B) *huaweitest.Server {
 	b.Helper()
 	emu := huaweitest.NewServer()
-	emu.AddApp(testHMSAppID, testHMSAppSecret)
+	emu.AddApp(harness.HMSAppID, harness.HMSAppSecret)
 	b.Cleanup(emu.Close)
 	return emu
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hmsgate/caddy-sinch-hms/caddymodule/endpoint"
+	"github.com/hmsgate/caddy-sinch-hms/caddymodule/internal/harness"
 	"github.com/hmsgate/caddy-sinch-hms/oauthresp"
 
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
@@ -64,11 +65,11 @@ func wantExplained(t *testing.T, out string, wants ...string) {
 }
 
 func TestCheckCommandExplainsCommonRejections(t *testing.T) {
-	emu := newHuawei(t)
-	startCaddy(t, twoAppSite(emu.URL, ""))
+	emu := harness.NewHuawei(t)
+	harness.StartCaddy(t, twoAppSite(emu.URL, ""))
 	args := func(extra ...string) []string {
-		return append([]string{"--app-key", testAppKey, "--secret", testSinchSecret, "--hms-app-id", testHMSAppID,
-			"--post", testTokenURL, "--check"}, extra...)
+		return append([]string{"--app-key", harness.AppKey, "--secret", harness.SinchSecret, "--hms-app-id", harness.HMSAppID,
+			"--post", harness.TokenURL, "--check"}, extra...)
 	}
 
 	t.Run("working deployment", func(t *testing.T) {
@@ -77,7 +78,7 @@ func TestCheckCommandExplainsCommonRejections(t *testing.T) {
 			t.Errorf("exit code %d, error %v; want 0, nil", code, err)
 		}
 		wantExplained(t, out, "HTTP 200", "OK: every check passed")
-		for _, tok := range emu.IssuedTokens(testHMSAppID) {
+		for _, tok := range emu.IssuedTokens(harness.HMSAppID) {
 			if strings.Contains(out, tok) {
 				t.Errorf("--check printed the access token")
 			}
@@ -87,7 +88,7 @@ func TestCheckCommandExplainsCommonRejections(t *testing.T) {
 		args  []string
 		wants []string
 	}{
-		"wrong secret": {args("--secret", testOtherSecret),
+		"wrong secret": {args("--secret", harness.OtherSecret),
 			[]string{"HTTP 401 invalid_client", "FAILED check: signature", "(bad_signature)", "Copy the Application Secret"}},
 		"unknown application key": {args("--app-key", "00000000-0000-4000-8000-000000000000"),
 			[]string{"FAILED check: application key", "(unknown_application)", "add `sinch_application"}},
@@ -106,31 +107,31 @@ func TestCheckCommandExplainsCommonRejections(t *testing.T) {
 				t.Errorf("exit code %d, error %v for a refused request; want a failure", code, err)
 			}
 			wantExplained(t, out, tc.wants...)
-			if strings.Contains(out, testSinchSecret) || strings.Contains(out, testOtherSecret) {
+			if strings.Contains(out, harness.SinchSecret) || strings.Contains(out, harness.OtherSecret) {
 				t.Errorf("output holds a secret")
 			}
 		})
 	}
 
 	t.Run("clock skew: expired assertion", func(t *testing.T) {
-		old := mint(t, func(p *sinchauth.MintParams) { p.IssuedAt = time.Now().Add(-20 * time.Minute) })
-		ok, out := checkOf(t, testTokenURL, old)
+		old := harness.Mint(t, func(p *sinchauth.MintParams) { p.IssuedAt = time.Now().Add(-20 * time.Minute) })
+		ok, out := checkOf(t, harness.TokenURL, old)
 		if ok {
 			t.Error("ok for an expired assertion")
 		}
 		wantExplained(t, out, "FAILED check: time", "(expired)", "NTP")
 	})
 	t.Run("clock skew: issued in the future", func(t *testing.T) {
-		ahead := mint(t, func(p *sinchauth.MintParams) { p.IssuedAt = time.Now().Add(10 * time.Minute) })
-		_, out := checkOf(t, testTokenURL, ahead)
+		ahead := harness.Mint(t, func(p *sinchauth.MintParams) { p.IssuedAt = time.Now().Add(10 * time.Minute) })
+		_, out := checkOf(t, harness.TokenURL, ahead)
 		wantExplained(t, out, "(iat_in_future)", "NTP")
 	})
 	t.Run("replayed assertion", func(t *testing.T) {
-		a := mint(t)
-		if ok, out := checkOf(t, testTokenURL, a); !ok {
+		a := harness.Mint(t)
+		if ok, out := checkOf(t, harness.TokenURL, a); !ok {
 			t.Fatalf("first post refused:\n%s", out)
 		}
-		ok, out := checkOf(t, testTokenURL, a)
+		ok, out := checkOf(t, harness.TokenURL, a)
 		if ok {
 			t.Error("ok for a replay")
 		}
@@ -141,15 +142,15 @@ func TestCheckCommandExplainsCommonRejections(t *testing.T) {
 		t.Cleanup(down.Close)
 		down.SetFault(huaweitest.Fault{Kind: huaweitest.FaultStatus, Status: 503, Body: "down"})
 		// a fresh HMS application, so no token is cached for it
-		startCaddy(t, hmsSite(down.URL, ""))
-		ok, out := checkOf(t, testTokenURL, mint(t))
+		harness.StartCaddy(t, harness.HMSSite(down.URL, ""))
+		ok, out := checkOf(t, harness.TokenURL, harness.Mint(t))
 		if ok {
 			t.Error("ok with Huawei down")
 		}
 		wantExplained(t, out, "HTTP 503 temporarily_unavailable", "(huawei_unavailable)", "/sinch_hms/status")
 	})
 	t.Run("no sinch_hms at the URL", func(t *testing.T) {
-		ok, out := checkOf(t, testBase+"/elsewhere", mint(t))
+		ok, out := checkOf(t, harness.Base+"/elsewhere", harness.Mint(t))
 		if ok {
 			t.Error("ok for a URL without the handler")
 		}
@@ -159,7 +160,7 @@ func TestCheckCommandExplainsCommonRejections(t *testing.T) {
 		srv := httptest.NewServer(http.NotFoundHandler())
 		dead := srv.URL
 		srv.Close()
-		_, out := checkOf(t, dead+testTokenPath, mint(t))
+		_, out := checkOf(t, dead+harness.TokenPath, harness.Mint(t))
 		wantExplained(t, out, "FAILED: posting to", "check that Caddy runs")
 	})
 }

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hmsgate/caddy-sinch-hms/caddymodule/internal/harness"
 	"github.com/hmsgate/caddy-sinch-hms/sinchauth"
 )
 
@@ -73,7 +74,7 @@ func runBinary(t *testing.T, bin string, env []string, args ...string) (int, str
 // exitSite is one Caddy serving the embedded AS and, at the HMS token
 // path, sinch_hms taking both Alt B assertions and Alt A bearer tokens of
 // that AS.
-func exitSite(keys asKeys, huaweiURL string) string {
+func exitSite(keys harness.ASKeys, huaweiURL string) string {
 	return fmt.Sprintf(`%s {
 %s
 	route %s {
@@ -90,9 +91,9 @@ func exitSite(keys asKeys, huaweiURL string) string {
 		}
 	}
 }
-`, testBase, asRoute(keys.PrivPath, ""), testTokenPath, testAppKey, testSinchSecret,
-		testASURL, testBase, testBase, sinchauth.HuaweiPushScope,
-		testHMSAppID, testHMSAppSecret, huaweiURL)
+`, harness.Base, harness.ASRoute(keys.PrivPath, ""), harness.TokenPath, harness.AppKey, harness.SinchSecret,
+		harness.ASURL, harness.Base, harness.Base, sinchauth.HuaweiPushScope,
+		harness.HMSAppID, harness.HMSAppSecret, huaweiURL)
 }
 
 // TestCommandExitCodes runs every CLI command of the project through the
@@ -104,9 +105,9 @@ func TestCommandExitCodes(t *testing.T) {
 		t.Skip("builds ./cmd/caddy and runs a real Caddy; skipped with -short")
 	}
 	bin := buildCaddy(t)
-	emu := newHuawei(t)
-	keys := newASKeys(t)
-	startCaddy(t, exitSite(keys, emu.URL))
+	emu := harness.NewHuawei(t)
+	keys := harness.NewASKeys(t)
+	harness.StartCaddy(t, exitSite(keys, emu.URL))
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -126,14 +127,14 @@ func TestCommandExitCodes(t *testing.T) {
 		wrongClientSecret = "wrong-client-secret-7d1f9a"
 		wrongSinchSecret  = "d3Jvbmctc2luY2gtc2VjcmV0LTQ0Zg==" // base64, not the application's
 	)
-	secrets := []string{testClientSecret, wrongClientSecret, testSinchSecret, wrongSinchSecret, testHMSAppSecret}
+	secrets := []string{harness.ClientSecret, wrongClientSecret, harness.SinchSecret, wrongSinchSecret, harness.HMSAppSecret}
 
 	tokenCheck := func(extra ...string) []string {
-		return append([]string{"sinch-token-check", "--token-url", testASURL, "--client-id", testClientID}, extra...)
+		return append([]string{"sinch-token-check", "--token-url", harness.ASURL, "--client-id", harness.ClientID}, extra...)
 	}
 	assertion := func(secret string, extra ...string) []string {
-		return append([]string{"sinch-hms-assertion", "--app-key", testAppKey, "--secret", secret,
-			"--hms-app-id", testHMSAppID}, extra...)
+		return append([]string{"sinch-hms-assertion", "--app-key", harness.AppKey, "--secret", secret,
+			"--hms-app-id", harness.HMSAppID}, extra...)
 	}
 	for _, tc := range []struct {
 		name string
@@ -142,48 +143,48 @@ func TestCommandExitCodes(t *testing.T) {
 		ok   bool
 	}{
 		// sinch-token-check
-		{"token-check: working AS", tokenCheck("--client-secret", testClientSecret), nil, true},
-		{"token-check: working AS, secret from env", tokenCheck(), []string{"SINCH_CLIENT_SECRET=" + testClientSecret}, true},
-		{"token-check: working AS and sinch_hms", tokenCheck("--client-secret", testClientSecret,
-			"--hms-url", testTokenURL, "--hms-app-id", testHMSAppID), nil, true},
+		{"token-check: working AS", tokenCheck("--client-secret", harness.ClientSecret), nil, true},
+		{"token-check: working AS, secret from env", tokenCheck(), []string{"SINCH_CLIENT_SECRET=" + harness.ClientSecret}, true},
+		{"token-check: working AS and sinch_hms", tokenCheck("--client-secret", harness.ClientSecret,
+			"--hms-url", harness.TokenURL, "--hms-app-id", harness.HMSAppID), nil, true},
 		{"token-check: wrong secret at the real AS", tokenCheck("--client-secret", wrongClientSecret), nil, false},
 		{"token-check: wrong secret from env", tokenCheck("--basic"), []string{"SINCH_CLIENT_SECRET=" + wrongClientSecret}, false},
-		{"token-check: AS answers 401", []string{"sinch-token-check", "--token-url", refusing.URL, "--client-id", testClientID,
-			"--client-secret", testClientSecret}, nil, false},
-		{"token-check: AS port closed", []string{"sinch-token-check", "--token-url", closed, "--client-id", testClientID,
-			"--client-secret", testClientSecret}, nil, false},
-		{"token-check: HMS endpoint answers 401", tokenCheck("--client-secret", testClientSecret,
-			"--hms-url", refusing.URL, "--hms-app-id", testHMSAppID), nil, false},
-		{"token-check: FCM endpoint port closed", tokenCheck("--client-secret", testClientSecret,
+		{"token-check: AS answers 401", []string{"sinch-token-check", "--token-url", refusing.URL, "--client-id", harness.ClientID,
+			"--client-secret", harness.ClientSecret}, nil, false},
+		{"token-check: AS port closed", []string{"sinch-token-check", "--token-url", closed, "--client-id", harness.ClientID,
+			"--client-secret", harness.ClientSecret}, nil, false},
+		{"token-check: HMS endpoint answers 401", tokenCheck("--client-secret", harness.ClientSecret,
+			"--hms-url", refusing.URL, "--hms-app-id", harness.HMSAppID), nil, false},
+		{"token-check: FCM endpoint port closed", tokenCheck("--client-secret", harness.ClientSecret,
 			"--fcm-url", closed, "--fcm-project", "123456789012"), nil, false},
-		{"token-check: unknown HMS app at the real sinch_hms", tokenCheck("--client-secret", testClientSecret,
-			"--hms-url", testTokenURL, "--hms-app-id", "404404"), nil, false},
+		{"token-check: unknown HMS app at the real sinch_hms", tokenCheck("--client-secret", harness.ClientSecret,
+			"--hms-url", harness.TokenURL, "--hms-app-id", "404404"), nil, false},
 		{"token-check: no flags", []string{"sinch-token-check"}, nil, false},
 		{"token-check: no secret", tokenCheck(), nil, false},
-		{"token-check: fcm-url without project", tokenCheck("--client-secret", testClientSecret, "--fcm-url", closed), nil, false},
+		{"token-check: fcm-url without project", tokenCheck("--client-secret", harness.ClientSecret, "--fcm-url", closed), nil, false},
 		{"token-check: misspelt flag", tokenCheck("--client-secrte=" + wrongClientSecret), nil, false},
-		{"token-check: stray argument", tokenCheck("--client-secret", testClientSecret, wrongClientSecret), nil, false},
+		{"token-check: stray argument", tokenCheck("--client-secret", harness.ClientSecret, wrongClientSecret), nil, false},
 
 		// sinch-hms-assertion
-		{"assertion: mint only", assertion(testSinchSecret, "--aud", testTokenURL), nil, true},
-		{"assertion: --post to the real sinch_hms", assertion(testSinchSecret, "--post", testTokenURL), nil, true},
-		{"assertion: --check against the real sinch_hms", assertion(testSinchSecret, "--post", testTokenURL, "--check"), nil, true},
-		{"assertion: --check, secret from env", assertion("", "--post", testTokenURL, "--check"),
-			[]string{"SINCH_APPLICATION_SECRET=" + testSinchSecret}, true},
-		{"assertion: --post, wrong secret", assertion(wrongSinchSecret, "--post", testTokenURL), nil, false},
-		{"assertion: --check, wrong secret", assertion(wrongSinchSecret, "--post", testTokenURL, "--check"), nil, false},
-		{"assertion: --check, wrong secret from env", assertion("", "--post", testTokenURL, "--check"),
+		{"assertion: mint only", assertion(harness.SinchSecret, "--aud", harness.TokenURL), nil, true},
+		{"assertion: --post to the real sinch_hms", assertion(harness.SinchSecret, "--post", harness.TokenURL), nil, true},
+		{"assertion: --check against the real sinch_hms", assertion(harness.SinchSecret, "--post", harness.TokenURL, "--check"), nil, true},
+		{"assertion: --check, secret from env", assertion("", "--post", harness.TokenURL, "--check"),
+			[]string{"SINCH_APPLICATION_SECRET=" + harness.SinchSecret}, true},
+		{"assertion: --post, wrong secret", assertion(wrongSinchSecret, "--post", harness.TokenURL), nil, false},
+		{"assertion: --check, wrong secret", assertion(wrongSinchSecret, "--post", harness.TokenURL, "--check"), nil, false},
+		{"assertion: --check, wrong secret from env", assertion("", "--post", harness.TokenURL, "--check"),
 			[]string{"SINCH_APPLICATION_SECRET=" + wrongSinchSecret}, false},
-		{"assertion: --post answers 401", assertion(testSinchSecret, "--post", refusing.URL), nil, false},
-		{"assertion: --check answers 401", assertion(testSinchSecret, "--post", refusing.URL, "--check"), nil, false},
-		{"assertion: --post port closed", assertion(testSinchSecret, "--post", closed), nil, false},
-		{"assertion: --check port closed", assertion(testSinchSecret, "--post", closed, "--check"), nil, false},
+		{"assertion: --post answers 401", assertion(harness.SinchSecret, "--post", refusing.URL), nil, false},
+		{"assertion: --check answers 401", assertion(harness.SinchSecret, "--post", refusing.URL, "--check"), nil, false},
+		{"assertion: --post port closed", assertion(harness.SinchSecret, "--post", closed), nil, false},
+		{"assertion: --check port closed", assertion(harness.SinchSecret, "--post", closed, "--check"), nil, false},
 		{"assertion: no flags", []string{"sinch-hms-assertion"}, nil, false},
-		{"assertion: --check without --post", assertion(testSinchSecret, "--aud", testTokenURL, "--check"), nil, false},
-		{"assertion: secret not base64", assertion("not*base64*"+wrongClientSecret, "--aud", testTokenURL), nil, false},
-		{"assertion: bad --ttl", assertion(testSinchSecret, "--aud", testTokenURL, "--ttl", "forever"), nil, false},
-		{"assertion: misspelt flag", assertion(testSinchSecret, "--aud", testTokenURL, "--chek"), nil, false},
-		{"assertion: stray argument", assertion(testSinchSecret, "--aud", testTokenURL, wrongSinchSecret), nil, false},
+		{"assertion: --check without --post", assertion(harness.SinchSecret, "--aud", harness.TokenURL, "--check"), nil, false},
+		{"assertion: secret not base64", assertion("not*base64*"+wrongClientSecret, "--aud", harness.TokenURL), nil, false},
+		{"assertion: bad --ttl", assertion(harness.SinchSecret, "--aud", harness.TokenURL, "--ttl", "forever"), nil, false},
+		{"assertion: misspelt flag", assertion(harness.SinchSecret, "--aud", harness.TokenURL, "--chek"), nil, false},
+		{"assertion: stray argument", assertion(harness.SinchSecret, "--aud", harness.TokenURL, wrongSinchSecret), nil, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, stdout, stderr := runBinary(t, bin, tc.env, tc.args...)

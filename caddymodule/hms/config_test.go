@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/hmsgate/caddy-sinch-hms/caddymodule/internal/harness"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddytest"
@@ -128,22 +129,22 @@ func TestConfigLoadErrors(t *testing.T) {
 		t.Skip("needs a real Caddy")
 	}
 	os.Unsetenv("SINCH_HMS_TEST_MISSING")
-	startCaddy(t, testBase+" {\n\trespond 204\n}\n")
+	harness.StartCaddy(t, harness.Base+" {\n\trespond 204\n}\n")
 	site := func(body string) string {
-		return globalOptions + fmt.Sprintf("%s {\n\troute /t {\n\t\tsinch_hms {\n%s\n\t\t}\n\t}\n}\n", testBase, body)
+		return harness.GlobalOptions + fmt.Sprintf("%s {\n\troute /t {\n\t\tsinch_hms {\n%s\n\t\t}\n\t}\n}\n", harness.Base, body)
 	}
 	for name, tc := range map[string]struct{ body, want string }{
-		"no hms_application":    {"sinch_application k " + testSinchSecret, "no hms_application"},
+		"no hms_application":    {"sinch_application k " + harness.SinchSecret, "no hms_application"},
 		"no sinch_application":  {"hms_application 1 s", "no sinch_application"},
 		"bad base64 secret":     {"sinch_application k ab$cd\nhms_application 1 s", "secret #1"},
-		"unknown subdirective":  {"sinch_application k " + testSinchSecret + "\nhms_application 1 s\nfrobnicate", "unrecognized subdirective"},
+		"unknown subdirective":  {"sinch_application k " + harness.SinchSecret + "\nhms_application 1 s\nfrobnicate", "unrecognized subdirective"},
 		"missing env secret":    {"sinch_application k {env.SINCH_HMS_TEST_MISSING}\nhms_application 1 s", "placeholder {env.SINCH_HMS_TEST_MISSING}: environment variable SINCH_HMS_TEST_MISSING is not set"},
-		"lifetime over 24h":     {"sinch_application k " + testSinchSecret + "\nhms_application 1 s\nmax_assertion_lifetime 25h", "at most 24h"},
-		"lifetime of centuries": {"sinch_application k " + testSinchSecret + "\nhms_application 1 s\nmax_assertion_lifetime 2100000h", "at most 24h"},
-		"missing file secret":   {"sinch_application k " + testSinchSecret + "\nhms_application 1 {file./nonexistent/hms-secret}", "app secret: placeholder {file./nonexistent/hms-secret}: file cannot be read: no such file or directory"},
+		"lifetime over 24h":     {"sinch_application k " + harness.SinchSecret + "\nhms_application 1 s\nmax_assertion_lifetime 25h", "at most 24h"},
+		"lifetime of centuries": {"sinch_application k " + harness.SinchSecret + "\nhms_application 1 s\nmax_assertion_lifetime 2100000h", "at most 24h"},
+		"missing file secret":   {"sinch_application k " + harness.SinchSecret + "\nhms_application 1 {file./nonexistent/hms-secret}", "app secret: placeholder {file./nonexistent/hms-secret}: file cannot be read: no such file or directory"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			msg := loadError(t, site(tc.body))
+			msg := harness.LoadError(t, site(tc.body))
 			if !strings.Contains(msg, tc.want) {
 				t.Errorf("load error %q does not contain %q", msg, tc.want)
 			}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hmsgate/caddy-sinch-hms/caddymodule/endpoint"
+	"github.com/hmsgate/caddy-sinch-hms/caddymodule/internal/harness"
 
 	"github.com/hmsgate/caddy-sinch-hms/hmsupstream/huaweitest"
 	"github.com/hmsgate/caddy-sinch-hms/sinchauth"
@@ -34,12 +35,12 @@ func coldAppSite(huaweiURL string) string {
 		}
 	}
 }
-`, testBase, testTokenPath, testAppKey, testSinchSecret, testHMSAppID, testHMSAppSecret,
+`, harness.Base, harness.TokenPath, harness.AppKey, harness.SinchSecret, harness.HMSAppID, harness.HMSAppSecret,
 		coldHMSAppID, coldHMSAppSecret, huaweiURL)
 }
 
 // forApp is a mint option: the assertion asks for hmsAppID's token.
-func forApp(hmsAppID string) mintOpt {
+func forApp(hmsAppID string) harness.MintOpt {
 	return func(p *sinchauth.MintParams) { p.HMSApplicationID = hmsAppID }
 }
 
@@ -90,19 +91,19 @@ func TestHuaweiFaults(t *testing.T) {
 		}, 502, "server_error", "", 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			clk := useTestClock(t)
-			emu := newHuawei(t)
+			clk := harness.UseTestClock(t)
+			emu := harness.NewHuawei(t)
 			emu.AddApp(coldHMSAppID, coldHMSAppSecret)
-			tester := startCaddy(t, coldAppSite(emu.URL))
-			post := func(app string) answer {
-				return postForm(t, tester.Client, testTokenURL, assertionForm(mint(t, clk.Issued, forApp(app))).Encode())
+			tester := harness.StartCaddy(t, coldAppSite(emu.URL))
+			post := func(app string) harness.Answer {
+				return harness.PostForm(t, tester.Client, harness.TokenURL, harness.AssertionForm(harness.Mint(t, clk.Issued, forApp(app))).Encode())
 			}
-			tok := post(testHMSAppID).WantToken(t)
+			tok := post(harness.HMSAppID).WantToken(t)
 			clk.Advance(56 * time.Minute) // 4m left, within refresh_before 5m
 			tc.inject(emu)
 
 			start := time.Now()
-			warm := post(testHMSAppID)
+			warm := post(harness.HMSAppID)
 			if got := warm.WantToken(t); got != tok {
 				t.Errorf("warm: a different token; want the cached one while it is valid")
 			}
@@ -120,11 +121,11 @@ func TestHuaweiFaults(t *testing.T) {
 			if tc.retryAfter != "" && cold.Header.Get("Retry-After") != tc.retryAfter {
 				t.Errorf("cold: Retry-After = %q, want %q", cold.Header.Get("Retry-After"), tc.retryAfter)
 			}
-			eventually(t, "the warm refresh to end", func() bool { return emu.CallsFor(testHMSAppID) >= 1+tc.calls })
+			eventually(t, "the warm refresh to end", func() bool { return emu.CallsFor(harness.HMSAppID) >= 1+tc.calls })
 			if n := emu.CallsFor(coldHMSAppID); n != tc.calls {
 				t.Errorf("cold: %d Huawei calls, want %d", n, tc.calls)
 			}
-			if n := emu.CallsFor(testHMSAppID); n != 1+tc.calls {
+			if n := emu.CallsFor(harness.HMSAppID); n != 1+tc.calls {
 				t.Errorf("warm: %d Huawei calls, want 1 + %d", n, tc.calls)
 			}
 			if coldTook > endpoint.UpstreamFetchTimeout+time.Second {
@@ -132,7 +133,7 @@ func TestHuaweiFaults(t *testing.T) {
 			}
 			t.Logf("cold: HTTP %d %s, Retry-After %q, Huawei calls %d, answered in %v; warm: cached token served, Huawei calls 1+%d",
 				cold.Status, tc.coldError, cold.Header.Get("Retry-After"), emu.CallsFor(coldHMSAppID),
-				coldTook.Round(10*time.Millisecond), emu.CallsFor(testHMSAppID)-1)
+				coldTook.Round(10*time.Millisecond), emu.CallsFor(harness.HMSAppID)-1)
 		})
 	}
 }
@@ -141,12 +142,12 @@ func TestHuaweiFaults(t *testing.T) {
 // out with its true expires_in and, having less than refresh_before left,
 // refreshed on each request, one Huawei call per request.
 func TestTinyExpiresIn(t *testing.T) {
-	clk := useTestClock(t)
-	emu := newHuawei(t)
+	clk := harness.UseTestClock(t)
+	emu := harness.NewHuawei(t)
 	emu.SetExpiresIn(2) // far less than refresh_before (5m): stale as soon as fetched
-	tester := startCaddy(t, hmsSite(emu.URL, ""))
-	post := func() answer {
-		return postForm(t, tester.Client, testTokenURL, assertionForm(mint(t, clk.Issued)).Encode())
+	tester := harness.StartCaddy(t, harness.HMSSite(emu.URL, ""))
+	post := func() harness.Answer {
+		return harness.PostForm(t, tester.Client, harness.TokenURL, harness.AssertionForm(harness.Mint(t, clk.Issued)).Encode())
 	}
 	first := post()
 	tok := first.WantToken(t)
@@ -174,12 +175,12 @@ func TestTinyExpiresIn(t *testing.T) {
 // called for 30s; requests get 503 with the time left from memory, and the
 // first request after the pause probes Huawei again.
 func TestBreakerPausesHuawei(t *testing.T) {
-	clk := useTestClock(t)
-	emu := newHuawei(t)
+	clk := harness.UseTestClock(t)
+	emu := harness.NewHuawei(t)
 	emu.SetFault(huaweitest.Fault{Kind: huaweitest.FaultStatus, Status: 500, Body: "oops"})
-	tester := startCaddy(t, hmsSite(emu.URL, ""))
-	post := func() answer {
-		return postForm(t, tester.Client, testTokenURL, assertionForm(mint(t, clk.Issued)).Encode())
+	tester := harness.StartCaddy(t, harness.HMSSite(emu.URL, ""))
+	post := func() harness.Answer {
+		return harness.PostForm(t, tester.Client, harness.TokenURL, harness.AssertionForm(harness.Mint(t, clk.Issued)).Encode())
 	}
 	for range endpoint.BreakerThreshold {
 		post().WantError(t, http.StatusServiceUnavailable, "temporarily_unavailable")
@@ -210,13 +211,13 @@ func TestBreakerPausesHuawei(t *testing.T) {
 // TestRejectionPausesHuawei: a credential rejection is not retried; after
 // two, Huawei is left alone and requests keep getting 502 from memory.
 func TestRejectionPausesHuawei(t *testing.T) {
-	clk := useTestClock(t)
+	clk := harness.UseTestClock(t)
 	emu := huaweitest.NewServer()
 	t.Cleanup(emu.Close)
-	emu.AddApp(testHMSAppID, "the-real-secret")
-	tester := startCaddy(t, hmsSite(emu.URL, ""))
+	emu.AddApp(harness.HMSAppID, "the-real-secret")
+	tester := harness.StartCaddy(t, harness.HMSSite(emu.URL, ""))
 	for range 5 {
-		a := postForm(t, tester.Client, testTokenURL, assertionForm(mint(t, clk.Issued)).Encode())
+		a := harness.PostForm(t, tester.Client, harness.TokenURL, harness.AssertionForm(harness.Mint(t, clk.Issued)).Encode())
 		a.WantError(t, http.StatusBadGateway, "server_error")
 	}
 	if n := emu.Calls(); n != endpoint.BreakerThreshold {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/hmsgate/caddy-sinch-hms/caddymodule/internal/harness"
 )
 
 // upstreamRecorder is the service behind reverse_proxy in forward mode.
@@ -41,7 +43,7 @@ func TestForwardMode(t *testing.T) {
 	up := &upstreamRecorder{}
 	srv := httptest.NewServer(up)
 	t.Cleanup(srv.Close)
-	emu := newHuawei(t)
+	emu := harness.NewHuawei(t)
 	site := fmt.Sprintf(`
 %s {
 	route %s {
@@ -59,18 +61,18 @@ func TestForwardMode(t *testing.T) {
 		}
 	}
 }
-`, testBase, testTokenPath, testAppKey, testSinchSecret, testHMSAppID, testHMSAppSecret, emu.URL, srv.URL)
-	tester := startCaddy(t, site)
+`, harness.Base, harness.TokenPath, harness.AppKey, harness.SinchSecret, harness.HMSAppID, harness.HMSAppSecret, emu.URL, srv.URL)
+	tester := harness.StartCaddy(t, site)
 
 	// Invalid requests never reach the upstream.
-	postForm(t, tester.Client, testTokenURL, "grant_type=client_credentials").WantError(t, http.StatusUnauthorized, "invalid_client")
-	postForm(t, tester.Client, testTokenURL, assertionForm("x.y.z").Encode()).WantError(t, http.StatusUnauthorized, "invalid_client")
+	harness.PostForm(t, tester.Client, harness.TokenURL, "grant_type=client_credentials").WantError(t, http.StatusUnauthorized, "invalid_client")
+	harness.PostForm(t, tester.Client, harness.TokenURL, harness.AssertionForm("x.y.z").Encode()).WantError(t, http.StatusUnauthorized, "invalid_client")
 	if n := len(up.seen()); n != 0 {
 		t.Fatalf("upstream saw %d invalid requests, want 0", n)
 	}
 
-	assertion := mint(t)
-	a := postForm(t, tester.Client, testTokenURL, assertionForm(assertion).Encode())
+	assertion := harness.Mint(t)
+	a := harness.PostForm(t, tester.Client, harness.TokenURL, harness.AssertionForm(assertion).Encode())
 	if a.Status != http.StatusOK || a.Body["access_token"] != "from-upstream" {
 		t.Fatalf("forwarded answer = %d %s", a.Status, a.Raw)
 	}
@@ -81,9 +83,9 @@ func TestForwardMode(t *testing.T) {
 	got := seen[0]
 	for h, want := range map[string]string{
 		"X-Sinch-Flow":            "client_assertion",
-		"X-Sinch-Application-Key": testAppKey,
-		"X-Hms-Application-Id":    testHMSAppID,
-		"X-Auth-User":             testHMSAppID,
+		"X-Sinch-Application-Key": harness.AppKey,
+		"X-Hms-Application-Id":    harness.HMSAppID,
+		"X-Auth-User":             harness.HMSAppID,
 	} {
 		if v := got.header.Get(h); v != want {
 			t.Errorf("upstream header %s = %q, want %q", h, v, want)
@@ -93,7 +95,7 @@ func TestForwardMode(t *testing.T) {
 		t.Errorf("the assertion was passed on to the upstream: %q", got.body)
 	}
 	form, err := url.ParseQuery(got.body)
-	if err != nil || form.Get("grant_type") != "client_credentials" || form.Get("hms_application_id") != testHMSAppID {
+	if err != nil || form.Get("grant_type") != "client_credentials" || form.Get("hms_application_id") != harness.HMSAppID {
 		t.Errorf("upstream body = %q, want grant_type and hms_application_id", got.body)
 	}
 	if emu.Calls() != 0 {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hmsgate/caddy-sinch-hms/caddymodule/endpoint"
+	"github.com/hmsgate/caddy-sinch-hms/caddymodule/internal/harness"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -36,11 +37,11 @@ const fuzzURL = "http://auth.example/sinch/rtc/push/oauth2/v1/huawei-hms/token"
 func FuzzServeHTTP(f *testing.F) {
 	emu := huaweitest.NewServer()
 	f.Cleanup(emu.Close)
-	emu.AddApp(testHMSAppID, testHMSAppSecret)
+	emu.AddApp(harness.HMSAppID, harness.HMSAppSecret)
 	now := time.Now()
 	h := &Handler{
-		SinchApplications: []SinchApplication{{ApplicationKey: testAppKey, Secrets: []string{testSinchSecret}}},
-		HMSApplications:   []HMSApplication{{AppID: testHMSAppID, AppSecret: testHMSAppSecret}},
+		SinchApplications: []SinchApplication{{ApplicationKey: harness.AppKey, Secrets: []string{harness.SinchSecret}}},
+		HMSApplications:   []HMSApplication{{AppID: harness.HMSAppID, AppSecret: harness.HMSAppSecret}},
 		HuaweiTokenURL:    emu.URL,
 		now:               func() time.Time { return now },
 	}
@@ -52,10 +53,10 @@ func FuzzServeHTTP(f *testing.F) {
 	f.Cleanup(func() { h.Cleanup() })
 	quiet(h) // a log line per input would slow the fuzzer down to a crawl
 
-	valid := func(opts ...mintOpt) string {
-		return mint(f, append([]mintOpt{func(p *sinchauth.MintParams) { p.IssuedAt = now; p.Audience = fuzzURL }}, opts...)...)
+	valid := func(opts ...harness.MintOpt) string {
+		return harness.Mint(f, append([]harness.MintOpt{func(p *sinchauth.MintParams) { p.IssuedAt = now; p.Audience = fuzzURL }}, opts...)...)
 	}
-	other, _ := sinchauth.DecodeSecret(testOtherSecret)
+	other, _ := sinchauth.DecodeSecret(harness.OtherSecret)
 	const form = "application/x-www-form-urlencoded"
 	for _, seed := range []struct {
 		method      byte
@@ -63,12 +64,12 @@ func FuzzServeHTTP(f *testing.F) {
 		auth        string
 		body        string
 	}{
-		{0, form, "", assertionForm(valid()).Encode()},
-		{0, form, "", assertionForm(valid(func(p *sinchauth.MintParams) { p.Secret = other })).Encode()},
-		{0, form, "", assertionForm(valid(func(p *sinchauth.MintParams) { p.HMSApplicationID = "42" })).Encode()},
-		{0, form, "", assertionForm("a.b.c").Encode()},
-		{0, form, "Bearer x.y.z", "grant_type=client_credentials&hms_application_id=" + testHMSAppID},
-		{0, form, "Bearer x", assertionForm(valid()).Encode()},
+		{0, form, "", harness.AssertionForm(valid()).Encode()},
+		{0, form, "", harness.AssertionForm(valid(func(p *sinchauth.MintParams) { p.Secret = other })).Encode()},
+		{0, form, "", harness.AssertionForm(valid(func(p *sinchauth.MintParams) { p.HMSApplicationID = "42" })).Encode()},
+		{0, form, "", harness.AssertionForm("a.b.c").Encode()},
+		{0, form, "Bearer x.y.z", "grant_type=client_credentials&hms_application_id=" + harness.HMSAppID},
+		{0, form, "Bearer x", harness.AssertionForm(valid()).Encode()},
 		{0, form, "", "grant_type=client_credentials&grant_type=client_credentials"},
 		{0, form, "", "grant_type=password"},
 		{0, "application/json", "", `{"grant_type":"client_credentials"}`},
@@ -77,8 +78,8 @@ func FuzzServeHTTP(f *testing.F) {
 	} {
 		f.Add(seed.method, seed.contentType, seed.auth, []byte(seed.body))
 	}
-	secret, _ := sinchauth.DecodeSecret(testSinchSecret)
-	if code := serveOnce(h, assertionForm(valid()).Encode()); code != http.StatusOK {
+	secret, _ := sinchauth.DecodeSecret(harness.SinchSecret)
+	if code := serveOnce(h, harness.AssertionForm(valid()).Encode()); code != http.StatusOK {
 		f.Fatalf("a valid request got %d: the property below would be vacuous", code)
 	}
 	allowed := map[int]bool{200: true, 400: true, 401: true, 405: true, 413: true, 503: true}

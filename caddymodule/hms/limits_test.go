@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hmsgate/caddy-sinch-hms/caddymodule/endpoint"
+	"github.com/hmsgate/caddy-sinch-hms/caddymodule/internal/harness"
 
 	"github.com/caddyserver/caddy/v2/caddytest"
 
@@ -37,27 +38,27 @@ func randomText(n int) string {
 // is refused before Huawei and before the replay store: no Huawei call, no
 // nonce recorded, so the store does not grow from unverified input.
 func TestForgedFloodCostsNothing(t *testing.T) {
-	emu := newHuawei(t)
-	startCaddy(t, hmsSite(emu.URL, ""))
-	other, _ := sinchauth.DecodeSecret(testOtherSecret)
+	emu := harness.NewHuawei(t)
+	harness.StartCaddy(t, harness.HMSSite(emu.URL, ""))
+	other, _ := sinchauth.DecodeSecret(harness.OtherSecret)
 	before := replayStoreLen(t)
 
 	forgeries := map[string]func() string{
-		"wrong secret": func() string { return mint(t, func(p *sinchauth.MintParams) { p.Secret = other }) },
+		"wrong secret": func() string { return harness.Mint(t, func(p *sinchauth.MintParams) { p.Secret = other }) },
 		"tampered payload": func() string {
-			a := strings.Split(mint(t), ".")
+			a := strings.Split(harness.Mint(t), ".")
 			a[1] = a[1][:len(a[1])-2] + "xx"
 			return strings.Join(a, ".")
 		},
 		"garbage":             func() string { return randomText(200) },
 		"three garbage parts": func() string { return randomText(40) + "." + randomText(80) + "." + randomText(43) },
 		"alg none": func() string {
-			a := strings.Split(mint(t), ".")
-			return base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","kid":"hkdfv1-20260101","sinch:rtc:application_key":"`+testAppKey+`"}`)) + "." + a[1] + "."
+			a := strings.Split(harness.Mint(t), ".")
+			return base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","kid":"hkdfv1-20260101","sinch:rtc:application_key":"`+harness.AppKey+`"}`)) + "." + a[1] + "."
 		},
-		"oversized": func() string { return mint(t) + strings.Repeat("A", sinchauth.MaxAssertionSize) },
+		"oversized": func() string { return harness.Mint(t) + strings.Repeat("A", sinchauth.MaxAssertionSize) },
 		"signed, nonce too long": func() string {
-			return mint(t, func(p *sinchauth.MintParams) { p.Nonce = strings.Repeat("n", 300) })
+			return harness.Mint(t, func(p *sinchauth.MintParams) { p.Nonce = strings.Repeat("n", 300) })
 		},
 	}
 	const perKind = 150
@@ -68,7 +69,7 @@ func TestForgedFloodCostsNothing(t *testing.T) {
 	for name, forge := range forgeries {
 		bodies := make([]string, perKind)
 		for i := range bodies {
-			bodies[i] = assertionForm(forge()).Encode()
+			bodies[i] = harness.AssertionForm(forge()).Encode()
 		}
 		mu.Lock()
 		statuses[name] = map[int]int{}
@@ -76,7 +77,7 @@ func TestForgedFloodCostsNothing(t *testing.T) {
 		for w := range 4 {
 			wg.Go(func() {
 				for i := w; i < perKind; i += 4 {
-					a := postForm(t, client, testTokenURL, bodies[i])
+					a := harness.PostForm(t, client, harness.TokenURL, bodies[i])
 					mu.Lock()
 					statuses[name][a.Status]++
 					mu.Unlock()
@@ -96,7 +97,7 @@ func TestForgedFloodCostsNothing(t *testing.T) {
 	if after := replayStoreLen(t); after != before {
 		t.Errorf("replay store grew from %d to %d nonces on forged input", before, after)
 	}
-	postForm(t, client, testTokenURL, assertionForm(mint(t)).Encode()).WantToken(t)
+	harness.PostForm(t, client, harness.TokenURL, harness.AssertionForm(harness.Mint(t)).Encode()).WantToken(t)
 	if after := replayStoreLen(t); after != before+1 {
 		t.Errorf("replay store: %d nonces after one valid assertion, want %d", after, before+1)
 	}
@@ -120,25 +121,25 @@ const recommendedServers = `	servers {
 // oversized headers is refused by Caddy before the module, and a client
 // that sends its headers too slowly (slowloris) is cut off.
 func TestServerLimits(t *testing.T) {
-	emu := newHuawei(t)
-	opts := strings.Replace(globalOptions, "\tgrace_period 1s\n", "\tgrace_period 1s\n"+recommendedServers, 1)
-	if opts == globalOptions {
+	emu := harness.NewHuawei(t)
+	opts := strings.Replace(harness.GlobalOptions, "\tgrace_period 1s\n", "\tgrace_period 1s\n"+recommendedServers, 1)
+	if opts == harness.GlobalOptions {
 		t.Fatal("could not add the servers option")
 	}
-	tester := caddyWithGlobal(t, opts, hmsSite(emu.URL, ""))
+	tester := caddyWithGlobal(t, opts, harness.HMSSite(emu.URL, ""))
 
-	a := postForm(t, tester.Client, testTokenURL, assertionForm(mint(t)).Encode(), "X-Pad", strings.Repeat("p", 32<<10))
+	a := harness.PostForm(t, tester.Client, harness.TokenURL, harness.AssertionForm(harness.Mint(t)).Encode(), "X-Pad", strings.Repeat("p", 32<<10))
 	if a.Status != http.StatusRequestHeaderFieldsTooLarge {
 		t.Errorf("32 KiB of headers: status %d, want 431", a.Status)
 	}
-	postForm(t, tester.Client, testTokenURL, assertionForm(mint(t)).Encode()).WantToken(t)
+	harness.PostForm(t, tester.Client, harness.TokenURL, harness.AssertionForm(harness.Mint(t)).Encode()).WantToken(t)
 
-	conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", testHTTPPort))
+	conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", harness.HTTPPort))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: localhost:%d\r\n", testTokenPath, testHTTPPort) // and never finish
+	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: localhost:%d\r\n", harness.TokenPath, harness.HTTPPort) // and never finish
 	conn.SetReadDeadline(time.Now().Add(15 * time.Second))
 	start := time.Now()
 	_, err = io.Copy(io.Discard, bufio.NewReader(conn))
@@ -159,7 +160,7 @@ func caddyWithGlobal(t *testing.T, global, caddyfile string) *caddytest.Tester {
 		t.Skip("integration test against a real Caddy; skipped with -short")
 	}
 	tester := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{
-		AdminPort:          testAdminPort,
+		AdminPort:          harness.AdminPort,
 		TestRequestTimeout: 20 * time.Second,
 	})
 	tester.InitServer(global+caddyfile, "caddyfile")

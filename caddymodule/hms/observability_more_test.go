@@ -6,10 +6,11 @@ import (
 	"testing"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/hmsgate/caddy-sinch-hms/caddymodule/internal/harness"
 )
 
 func TestForwardedRequestsCounted(t *testing.T) {
-	emu := newHuawei(t)
+	emu := harness.NewHuawei(t)
 	site := fmt.Sprintf(`
 %s {
 	route %s {
@@ -22,27 +23,27 @@ func TestForwardedRequestsCounted(t *testing.T) {
 		respond "passed on" 200
 	}
 }
-`, testBase, testTokenPath, testAppKey, testSinchSecret, testHMSAppID, testHMSAppSecret, emu.URL)
-	tester := startCaddy(t, site)
-	m1 := metrics(t)
-	a := postForm(t, tester.Client, testTokenURL, assertionForm(mint(t)).Encode())
+`, harness.Base, harness.TokenPath, harness.AppKey, harness.SinchSecret, harness.HMSAppID, harness.HMSAppSecret, emu.URL)
+	tester := harness.StartCaddy(t, site)
+	m1 := harness.Metrics(t)
+	a := harness.PostForm(t, tester.Client, harness.TokenURL, harness.AssertionForm(harness.Mint(t)).Encode())
 	if a.Status != http.StatusOK || a.Raw != "passed on" {
 		t.Fatalf("forward mode answer: %d %s", a.Status, a.Raw)
 	}
-	m2 := metrics(t)
-	delta(t, m1, m2, requestsSeries("client_assertion", "forwarded"), 1)
-	delta(t, m1, m2, requestsSeries("client_assertion", "issued"), 0)
-	delta(t, m1, m2, appSeries("huawei_fetches_total", testHMSAppID, "outcome", "success"), 0)
+	m2 := harness.Metrics(t)
+	harness.Delta(t, m1, m2, requestsSeries("client_assertion", "forwarded"), 1)
+	harness.Delta(t, m1, m2, requestsSeries("client_assertion", "issued"), 0)
+	harness.Delta(t, m1, m2, appSeries("huawei_fetches_total", harness.HMSAppID, "outcome", "success"), 0)
 }
 
 func TestStatusSurvivesReload(t *testing.T) {
-	emu := newHuawei(t)
-	tester := startCaddy(t, twoAppSite(emu.URL, ""))
-	postForm(t, tester.Client, testTokenURL, assertionForm(mint(t)).Encode()).WantToken(t)
-	postForm(t, tester.Client, testTokenURL, assertionForm(mint(t, forHMSApp(testRejectedHMSApp))).Encode()).
+	emu := harness.NewHuawei(t)
+	tester := harness.StartCaddy(t, twoAppSite(emu.URL, ""))
+	harness.PostForm(t, tester.Client, harness.TokenURL, harness.AssertionForm(harness.Mint(t)).Encode()).WantToken(t)
+	harness.PostForm(t, tester.Client, harness.TokenURL, harness.AssertionForm(harness.Mint(t, forHMSApp(testRejectedHMSApp))).Encode()).
 		WantError(t, http.StatusBadGateway, "server_error")
 
-	startCaddy(t, twoAppSite(emu.URL, "clock_skew 30s"))
+	harness.StartCaddy(t, twoAppSite(emu.URL, "clock_skew 30s"))
 	st := getStatus(t)
 	if len(st.HMSApplications) != 2 {
 		t.Fatalf("status after reload: %s", st.raw)
@@ -57,7 +58,7 @@ func TestStatusSurvivesReload(t *testing.T) {
 
 func TestCaddyfileDisableMetrics(t *testing.T) {
 	var h Handler
-	if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser("sinch_hms {\n sinch_application k " + testSinchSecret + "\n hms_application 1 s\n disable_metrics\n}")); err != nil || !h.DisableMetrics {
+	if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser("sinch_hms {\n sinch_application k " + harness.SinchSecret + "\n hms_application 1 s\n disable_metrics\n}")); err != nil || !h.DisableMetrics {
 		t.Fatalf("disable_metrics: err %v, DisableMetrics %v", err, h.DisableMetrics)
 	}
 	for _, src := range []string{"sinch_hms {\n disable_metrics yes\n}", "sinch_hms {\n disable_metrics\n disable_metrics\n}"} {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hmsgate/caddy-sinch-hms/caddymodule/endpoint"
+	"github.com/hmsgate/caddy-sinch-hms/caddymodule/internal/harness"
 
 	"github.com/hmsgate/caddy-sinch-hms/hmsupstream/huaweitest"
 	"github.com/hmsgate/caddy-sinch-hms/sinchauth"
@@ -41,92 +42,94 @@ func appSeries(name, app, label, value string) string {
 // twoAppSite serves the token endpoint for testHMSAppID and an HMS
 // application Huawei will refuse.
 func twoAppSite(huaweiURL, extra string) string {
-	return hmsSite(huaweiURL, fmt.Sprintf("hms_application %s %s\n\t\t\t%s", testRejectedHMSApp, testRejectedSecret, extra))
+	return harness.HMSSite(huaweiURL, fmt.Sprintf("hms_application %s %s\n\t\t\t%s", testRejectedHMSApp, testRejectedSecret, extra))
 }
 
-func forHMSApp(id string) mintOpt { return func(p *sinchauth.MintParams) { p.HMSApplicationID = id } }
+func forHMSApp(id string) harness.MintOpt {
+	return func(p *sinchauth.MintParams) { p.HMSApplicationID = id }
+}
 
 func TestMetricsMove(t *testing.T) {
-	emu := newHuawei(t)
-	tester := startCaddy(t, twoAppSite(emu.URL, ""))
-	post := func(assertion string) answer {
-		return postForm(t, tester.Client, testTokenURL, assertionForm(assertion).Encode())
+	emu := harness.NewHuawei(t)
+	tester := harness.StartCaddy(t, twoAppSite(emu.URL, ""))
+	post := func(assertion string) harness.Answer {
+		return harness.PostForm(t, tester.Client, harness.TokenURL, harness.AssertionForm(assertion).Encode())
 	}
 
-	m0 := metrics(t)
-	if v := sample(t, m0, `caddy_sinch_hms_token_seconds_left{hms_app="123456789"}`); v != 0 {
+	m0 := harness.Metrics(t)
+	if v := harness.Sample(t, m0, `caddy_sinch_hms_token_seconds_left{hms_app="123456789"}`); v != 0 {
 		t.Errorf("seconds left before any token = %v, want 0", v)
 	}
 	for _, r := range []string{"bad_signature", "replayed_nonce", "huawei_rejected", "malformed_request"} {
-		sample(t, m0, rejectionsSeries(r)) // every reason exists at zero from the start
+		harness.Sample(t, m0, rejectionsSeries(r)) // every reason exists at zero from the start
 	}
 
 	// a miss (one Huawei fetch), then a hit
-	post(mint(t)).WantToken(t)
-	replayable := mint(t)
+	post(harness.Mint(t)).WantToken(t)
+	replayable := harness.Mint(t)
 	post(replayable).WantToken(t)
-	m1 := metrics(t)
-	delta(t, m0, m1, requestsSeries("client_assertion", "issued"), 2)
-	delta(t, m0, m1, appSeries("cache_requests_total", testHMSAppID, "result", "miss"), 1)
-	delta(t, m0, m1, appSeries("cache_requests_total", testHMSAppID, "result", "hit"), 1)
-	delta(t, m0, m1, appSeries("huawei_fetches_total", testHMSAppID, "outcome", "success"), 1)
-	delta(t, m0, m1, appSeries("huawei_fetch_duration_seconds_count", testHMSAppID, "outcome", "success"), 1)
-	if left := sample(t, m1, `caddy_sinch_hms_token_seconds_left{hms_app="123456789"}`); left < 3500 || left > 3600 {
+	m1 := harness.Metrics(t)
+	harness.Delta(t, m0, m1, requestsSeries("client_assertion", "issued"), 2)
+	harness.Delta(t, m0, m1, appSeries("cache_requests_total", harness.HMSAppID, "result", "miss"), 1)
+	harness.Delta(t, m0, m1, appSeries("cache_requests_total", harness.HMSAppID, "result", "hit"), 1)
+	harness.Delta(t, m0, m1, appSeries("huawei_fetches_total", harness.HMSAppID, "outcome", "success"), 1)
+	harness.Delta(t, m0, m1, appSeries("huawei_fetch_duration_seconds_count", harness.HMSAppID, "outcome", "success"), 1)
+	if left := harness.Sample(t, m1, `caddy_sinch_hms_token_seconds_left{hms_app="123456789"}`); left < 3500 || left > 3600 {
 		t.Errorf("seconds left = %v, want about 3600", left)
 	}
 
 	// rejections by reason
-	post(mint(t, func(p *sinchauth.MintParams) { p.Secret = []byte("wrong secret") })).WantError(t, http.StatusUnauthorized, "invalid_client")
+	post(harness.Mint(t, func(p *sinchauth.MintParams) { p.Secret = []byte("wrong secret") })).WantError(t, http.StatusUnauthorized, "invalid_client")
 	post(replayable).WantError(t, http.StatusUnauthorized, "invalid_client")
-	postForm(t, tester.Client, testTokenURL, "grant_type=client_credentials&grant_type=x").WantError(t, http.StatusBadRequest, "invalid_request")
+	harness.PostForm(t, tester.Client, harness.TokenURL, "grant_type=client_credentials&grant_type=x").WantError(t, http.StatusBadRequest, "invalid_request")
 	// Huawei refuses the second application's credentials
-	post(mint(t, forHMSApp(testRejectedHMSApp))).WantError(t, http.StatusBadGateway, "server_error")
-	m2 := metrics(t)
-	delta(t, m1, m2, rejectionsSeries("bad_signature"), 1)
-	delta(t, m1, m2, rejectionsSeries("replayed_nonce"), 1)
-	delta(t, m1, m2, rejectionsSeries("malformed_request"), 1)
-	delta(t, m1, m2, rejectionsSeries("huawei_rejected"), 1)
-	delta(t, m1, m2, requestsSeries("client_assertion", "rejected"), 2)
-	delta(t, m1, m2, requestsSeries("none", "rejected"), 1)
-	delta(t, m1, m2, requestsSeries("client_assertion", "failed"), 1)
-	delta(t, m1, m2, appSeries("huawei_fetches_total", testRejectedHMSApp, "outcome", "rejected"), 1)
-	delta(t, m1, m2, appSeries("cache_requests_total", testRejectedHMSApp, "result", "miss"), 1)
+	post(harness.Mint(t, forHMSApp(testRejectedHMSApp))).WantError(t, http.StatusBadGateway, "server_error")
+	m2 := harness.Metrics(t)
+	harness.Delta(t, m1, m2, rejectionsSeries("bad_signature"), 1)
+	harness.Delta(t, m1, m2, rejectionsSeries("replayed_nonce"), 1)
+	harness.Delta(t, m1, m2, rejectionsSeries("malformed_request"), 1)
+	harness.Delta(t, m1, m2, rejectionsSeries("huawei_rejected"), 1)
+	harness.Delta(t, m1, m2, requestsSeries("client_assertion", "rejected"), 2)
+	harness.Delta(t, m1, m2, requestsSeries("none", "rejected"), 1)
+	harness.Delta(t, m1, m2, requestsSeries("client_assertion", "failed"), 1)
+	harness.Delta(t, m1, m2, appSeries("huawei_fetches_total", testRejectedHMSApp, "outcome", "rejected"), 1)
+	harness.Delta(t, m1, m2, appSeries("cache_requests_total", testRejectedHMSApp, "result", "miss"), 1)
 
 	// Huawei down: a stale token is served for the first app... (refresh
 	// forced through the admin API so no clock needs to move)
 	emu.SetFault(huaweitest.Fault{Kind: huaweitest.FaultStatus, Status: 503, Body: "down"})
-	adminPost(t, "/sinch_hms/refresh?hms_app="+testHMSAppID, http.StatusBadGateway)
-	m3 := metrics(t)
-	delta(t, m2, m3, appSeries("huawei_fetches_total", testHMSAppID, "outcome", "unavailable"), 1)
-	delta(t, m2, m3, appSeries("huawei_fetch_duration_seconds_count", testHMSAppID, "outcome", "unavailable"), 1)
+	adminPost(t, "/sinch_hms/refresh?hms_app="+harness.HMSAppID, http.StatusBadGateway)
+	m3 := harness.Metrics(t)
+	harness.Delta(t, m2, m3, appSeries("huawei_fetches_total", harness.HMSAppID, "outcome", "unavailable"), 1)
+	harness.Delta(t, m2, m3, appSeries("huawei_fetch_duration_seconds_count", harness.HMSAppID, "outcome", "unavailable"), 1)
 }
 
 func TestMetricsSurviveReload(t *testing.T) {
-	emu := newHuawei(t)
-	tester := startCaddy(t, hmsSite(emu.URL, ""))
-	postForm(t, tester.Client, testTokenURL, assertionForm(mint(t)).Encode()).WantToken(t)
-	m1 := metrics(t)
+	emu := harness.NewHuawei(t)
+	tester := harness.StartCaddy(t, harness.HMSSite(emu.URL, ""))
+	harness.PostForm(t, tester.Client, harness.TokenURL, harness.AssertionForm(harness.Mint(t)).Encode()).WantToken(t)
+	m1 := harness.Metrics(t)
 
 	// A reload registers the same collectors in a new registry: no panic,
 	// no reset; the counters go on.
-	tester = startCaddy(t, hmsSite(emu.URL, "clock_skew 30s"))
-	m2 := metrics(t)
+	tester = harness.StartCaddy(t, harness.HMSSite(emu.URL, "clock_skew 30s"))
+	m2 := harness.Metrics(t)
 	series := requestsSeries("client_assertion", "issued")
-	if sample(t, m2, series) != sample(t, m1, series) {
+	if harness.Sample(t, m2, series) != harness.Sample(t, m1, series) {
 		t.Errorf("%s changed across a reload with no request: %v -> %v", series, m1[series], m2[series])
 	}
-	postForm(t, tester.Client, testTokenURL, assertionForm(mint(t)).Encode()).WantToken(t)
-	m3 := metrics(t)
-	delta(t, m2, m3, series, 1)
-	delta(t, m2, m3, appSeries("cache_requests_total", testHMSAppID, "result", "hit"), 1)
+	harness.PostForm(t, tester.Client, harness.TokenURL, harness.AssertionForm(harness.Mint(t)).Encode()).WantToken(t)
+	m3 := harness.Metrics(t)
+	harness.Delta(t, m2, m3, series, 1)
+	harness.Delta(t, m2, m3, appSeries("cache_requests_total", harness.HMSAppID, "result", "hit"), 1)
 
 	// An HMS application dropped from the config leaves the hms_app label.
-	tester = startCaddy(t, twoAppSite(emu.URL, ""))
-	if _, ok := metrics(t)[appSeries("huawei_fetches_total", testRejectedHMSApp, "outcome", "success")]; !ok {
+	tester = harness.StartCaddy(t, twoAppSite(emu.URL, ""))
+	if _, ok := harness.Metrics(t)[appSeries("huawei_fetches_total", testRejectedHMSApp, "outcome", "success")]; !ok {
 		t.Fatalf("series of a configured HMS application missing")
 	}
-	startCaddy(t, hmsSite(emu.URL, ""))
-	m4 := metrics(t)
+	harness.StartCaddy(t, harness.HMSSite(emu.URL, ""))
+	m4 := harness.Metrics(t)
 	for k := range m4 {
 		if strings.Contains(k, testRejectedHMSApp) {
 			t.Errorf("series %s of an HMS application no longer configured is still exposed", k)
@@ -135,12 +138,12 @@ func TestMetricsSurviveReload(t *testing.T) {
 }
 
 func TestDisableMetrics(t *testing.T) {
-	emu := newHuawei(t)
-	tester := startCaddy(t, hmsSite(emu.URL, "disable_metrics"))
-	m1 := metrics(t)
-	postForm(t, tester.Client, testTokenURL, assertionForm(mint(t)).Encode()).WantToken(t)
-	postForm(t, tester.Client, testTokenURL, "x").WantError(t, http.StatusBadRequest, "invalid_request")
-	m2 := metrics(t)
+	emu := harness.NewHuawei(t)
+	tester := harness.StartCaddy(t, harness.HMSSite(emu.URL, "disable_metrics"))
+	m1 := harness.Metrics(t)
+	harness.PostForm(t, tester.Client, harness.TokenURL, harness.AssertionForm(harness.Mint(t)).Encode()).WantToken(t)
+	harness.PostForm(t, tester.Client, harness.TokenURL, "x").WantError(t, http.StatusBadRequest, "invalid_request")
+	m2 := harness.Metrics(t)
 	for k, v := range m2 {
 		if strings.HasPrefix(k, "caddy_sinch_hms_") && v != m1[k] {
 			t.Errorf("with disable_metrics, %s moved from %v to %v", k, m1[k], v)
@@ -176,7 +179,7 @@ type adminStatus struct {
 
 func getStatus(t *testing.T) adminStatus {
 	t.Helper()
-	resp, err := http.Get(testAdminURL + "/sinch_hms/status")
+	resp, err := http.Get(harness.AdminURL + "/sinch_hms/status")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +200,7 @@ func getStatus(t *testing.T) adminStatus {
 
 func adminPost(t *testing.T, path string, wantStatus int) string {
 	t.Helper()
-	resp, err := http.Post(testAdminURL+path, "", nil)
+	resp, err := http.Post(harness.AdminURL+path, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,12 +214,12 @@ func adminPost(t *testing.T, path string, wantStatus int) string {
 }
 
 func TestAdminStatusAndRefresh(t *testing.T) {
-	clk := useTestClock(t)
-	emu := newHuawei(t)
-	tester := startCaddy(t, twoAppSite(emu.URL, ""))
+	clk := harness.UseTestClock(t)
+	emu := harness.NewHuawei(t)
+	tester := harness.StartCaddy(t, twoAppSite(emu.URL, ""))
 
 	st := getStatus(t)
-	if len(st.HMSApplications) != 2 || st.HMSApplications[0].HMSApplicationID != testHMSAppID ||
+	if len(st.HMSApplications) != 2 || st.HMSApplications[0].HMSApplicationID != harness.HMSAppID ||
 		st.HMSApplications[1].HMSApplicationID != testRejectedHMSApp {
 		t.Fatalf("status lists %s, want both configured HMS applications in order", st.raw)
 	}
@@ -224,8 +227,8 @@ func TestAdminStatusAndRefresh(t *testing.T) {
 		t.Errorf("before any request: %s", st.raw)
 	}
 
-	tok := postForm(t, tester.Client, testTokenURL, assertionForm(mint(t)).Encode()).WantToken(t)
-	postForm(t, tester.Client, testTokenURL, assertionForm(mint(t, forHMSApp(testRejectedHMSApp))).Encode()).
+	tok := harness.PostForm(t, tester.Client, harness.TokenURL, harness.AssertionForm(harness.Mint(t)).Encode()).WantToken(t)
+	harness.PostForm(t, tester.Client, harness.TokenURL, harness.AssertionForm(harness.Mint(t, forHMSApp(testRejectedHMSApp))).Encode()).
 		WantError(t, http.StatusBadGateway, "server_error")
 	st = getStatus(t)
 	ok, bad := st.HMSApplications[0], st.HMSApplications[1]
@@ -240,15 +243,15 @@ func TestAdminStatusAndRefresh(t *testing.T) {
 	noSecrets(t, "status", st.raw, tok)
 
 	// a forced refresh fetches a new token, which requests then get
-	body := adminPost(t, "/sinch_hms/refresh?hms_app="+testHMSAppID, http.StatusOK)
+	body := adminPost(t, "/sinch_hms/refresh?hms_app="+harness.HMSAppID, http.StatusOK)
 	if !strings.Contains(body, `"refreshed": true`) {
 		t.Errorf("refresh answer: %s", body)
 	}
-	if n := emu.CallsFor(testHMSAppID); n != 2 {
+	if n := emu.CallsFor(harness.HMSAppID); n != 2 {
 		t.Errorf("Huawei calls for the app after a forced refresh = %d, want 2", n)
 	}
-	issued := emu.IssuedTokens(testHMSAppID)
-	fresh := postForm(t, tester.Client, testTokenURL, assertionForm(mint(t)).Encode()).WantToken(t)
+	issued := emu.IssuedTokens(harness.HMSAppID)
+	fresh := harness.PostForm(t, tester.Client, harness.TokenURL, harness.AssertionForm(harness.Mint(t)).Encode()).WantToken(t)
 	if fresh == tok || fresh != issued[len(issued)-1] {
 		t.Errorf("after a forced refresh, requests should get the new token")
 	}
@@ -258,17 +261,17 @@ func TestAdminStatusAndRefresh(t *testing.T) {
 	// serving the old token and says so
 	clk.Advance(endpoint.ForcedRefreshPause)
 	emu.SetFault(huaweitest.Fault{Kind: huaweitest.FaultThrottle, RetryAfter: 30 * time.Second})
-	body = adminPost(t, "/sinch_hms/refresh?hms_app="+testHMSAppID, http.StatusBadGateway)
+	body = adminPost(t, "/sinch_hms/refresh?hms_app="+harness.HMSAppID, http.StatusBadGateway)
 	if !strings.Contains(body, `"refreshed": false`) || !strings.Contains(body, `"kind": "unavailable"`) || !strings.Contains(body, `"http_status": 503`) {
 		t.Errorf("failed refresh answer: %s", body)
 	}
-	if got := postForm(t, tester.Client, testTokenURL, assertionForm(mint(t, clk.Issued)).Encode()).WantToken(t); got != fresh {
+	if got := harness.PostForm(t, tester.Client, harness.TokenURL, harness.AssertionForm(harness.Mint(t, clk.Issued)).Encode()).WantToken(t); got != fresh {
 		t.Errorf("after a failed refresh the cached token should still be served")
 	}
 	noSecrets(t, "failed refresh answer", body, tok, fresh)
 
 	// wrong method, unknown application
-	if resp, err := http.Get(testAdminURL + "/sinch_hms/refresh?hms_app=" + testHMSAppID); err != nil || resp.StatusCode != http.StatusMethodNotAllowed {
+	if resp, err := http.Get(harness.AdminURL + "/sinch_hms/refresh?hms_app=" + harness.HMSAppID); err != nil || resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("GET /sinch_hms/refresh: %v %v, want 405", resp.StatusCode, err)
 	}
 	adminPost(t, "/sinch_hms/refresh?hms_app=nope", http.StatusNotFound)
@@ -277,7 +280,7 @@ func TestAdminStatusAndRefresh(t *testing.T) {
 // noSecrets fails if s holds a configured secret or one of the tokens.
 func noSecrets(t *testing.T, what, s string, tokens ...string) {
 	t.Helper()
-	for _, secret := range append([]string{testSinchSecret, testHMSAppSecret, testRejectedSecret}, tokens...) {
+	for _, secret := range append([]string{harness.SinchSecret, harness.HMSAppSecret, testRejectedSecret}, tokens...) {
 		if secret != "" && strings.Contains(s, secret) {
 			t.Errorf("%s holds a secret or a token", what)
 		}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/hmsgate/caddy-sinch-hms/caddymodule/endpoint"
 	"github.com/hmsgate/caddy-sinch-hms/caddymodule/fcm"
+	"github.com/hmsgate/caddy-sinch-hms/caddymodule/internal/harness"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddytest"
@@ -124,7 +125,7 @@ func TestCaddyfileRedisStoreErrors(t *testing.T) {
 func TestValidateRedisStores(t *testing.T) {
 	base := func() Handler {
 		return Handler{
-			SinchApplications: []SinchApplication{{ApplicationKey: "k", Secrets: []string{testSinchSecret}}},
+			SinchApplications: []SinchApplication{{ApplicationKey: "k", Secrets: []string{harness.SinchSecret}}},
 			HMSApplications:   []HMSApplication{{AppID: "1", AppSecret: "s"}},
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hmsgate/caddy-sinch-hms/caddymodule/internal/harness"
 	"github.com/hmsgate/caddy-sinch-hms/internal/redistest"
 	"github.com/hmsgate/caddy-sinch-hms/redisstore"
 	"github.com/hmsgate/caddy-sinch-hms/sinchauth"
@@ -29,8 +30,8 @@ const (
 )
 
 var (
-	edge1URL = testBase + edge1Path
-	edge2URL = testBase + edge2Path
+	edge1URL = harness.Base + edge1Path
+	edge2URL = harness.Base + edge2Path
 )
 
 // twoInstances is the Caddyfile of the two handlers on redisURL; extra
@@ -49,51 +50,51 @@ func twoInstances(huaweiURL, redisURL string, extra ...string) string {
 			refresh_before %s
 			%s
 		}
-	}`, path, testAppKey, testSinchSecret, testTokenURL, redisURL, testHMSAppID, testHMSAppSecret, huaweiURL, redisURL, refresh,
+	}`, path, harness.AppKey, harness.SinchSecret, harness.TokenURL, redisURL, harness.HMSAppID, harness.HMSAppSecret, huaweiURL, redisURL, refresh,
 			strings.Join(extra, "\n\t\t\t"))
 	}
-	return fmt.Sprintf("\n%s {%s\n%s\n}\n", testBase, handler(edge1Path, "5m"), handler(edge2Path, "4m"))
+	return fmt.Sprintf("\n%s {%s\n%s\n}\n", harness.Base, handler(edge1Path, "5m"), handler(edge2Path, "4m"))
 }
 
-func withNonce(n string) mintOpt { return func(p *sinchauth.MintParams) { p.Nonce = n } }
+func withNonce(n string) harness.MintOpt { return func(p *sinchauth.MintParams) { p.Nonce = n } }
 
 // wantReplay asserts the refusal of a replayed assertion.
 
 // wantStoreDown asserts the fail-closed answer while Redis is down.
 
 func TestRedisReplayRejectedByTheOtherInstance(t *testing.T) {
-	emu := newHuawei(t)
+	emu := harness.NewHuawei(t)
 	rds := redistest.Start(t, redistest.Options{})
-	tester := startCaddy(t, twoInstances(emu.URL, rds.URL()))
+	tester := harness.StartCaddy(t, twoInstances(emu.URL, rds.URL()))
 
-	first := assertionForm(mint(t, withNonce("nonce-edge-1"))).Encode()
-	postForm(t, tester.Client, edge1URL, first).WantToken(t)
-	postForm(t, tester.Client, edge2URL, first).WantReplay(t)
-	postForm(t, tester.Client, edge1URL, first).WantReplay(t)
+	first := harness.AssertionForm(harness.Mint(t, withNonce("nonce-edge-1"))).Encode()
+	harness.PostForm(t, tester.Client, edge1URL, first).WantToken(t)
+	harness.PostForm(t, tester.Client, edge2URL, first).WantReplay(t)
+	harness.PostForm(t, tester.Client, edge1URL, first).WantReplay(t)
 
-	second := assertionForm(mint(t)).Encode()
-	postForm(t, tester.Client, edge2URL, second).WantToken(t)
-	postForm(t, tester.Client, edge1URL, second).WantReplay(t)
+	second := harness.AssertionForm(harness.Mint(t)).Encode()
+	harness.PostForm(t, tester.Client, edge2URL, second).WantToken(t)
+	harness.PostForm(t, tester.Client, edge1URL, second).WantReplay(t)
 
 	// The nonce is in Redis, under the application's namespace, for the
 	// assertion's remaining life plus the clock skew (5m + 60s).
 	ctx := context.Background()
-	ttl, err := rds.Client().PTTL(ctx, redisstore.NonceKey(redisstore.DefaultPrefix, testAppKey, "nonce-edge-1")).Result()
+	ttl, err := rds.Client().PTTL(ctx, redisstore.NonceKey(redisstore.DefaultPrefix, harness.AppKey, "nonce-edge-1")).Result()
 	if err != nil || ttl <= 5*time.Minute || ttl > 6*time.Minute {
 		t.Errorf("nonce key PTTL = %v, %v; want between 5m and 6m", ttl, err)
 	}
 }
 
 func TestRedisColdRequestsOverTwoInstancesCallHuaweiOnce(t *testing.T) {
-	emu := newHuawei(t)
+	emu := harness.NewHuawei(t)
 	emu.SetDelay(300 * time.Millisecond) // keep the one fetch in flight while the rest arrive
 	rds := redistest.Start(t, redistest.Options{})
-	startCaddy(t, twoInstances(emu.URL, rds.URL()))
+	harness.StartCaddy(t, twoInstances(emu.URL, rds.URL()))
 
 	const n = 100
 	bodies := make([]string, n)
 	for i := range bodies {
-		bodies[i] = assertionForm(mint(t)).Encode()
+		bodies[i] = harness.AssertionForm(harness.Mint(t)).Encode()
 	}
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: n}}
 	tokens := make([]string, n)
@@ -109,7 +110,7 @@ func TestRedisColdRequestsOverTwoInstancesCallHuaweiOnce(t *testing.T) {
 			if i%2 == 1 {
 				target = edge2URL
 			}
-			a := postForm(t, client, target, bodies[i])
+			a := harness.PostForm(t, client, target, bodies[i])
 			statuses[i] = a.Status
 			tokens[i], _ = a.Body["access_token"].(string)
 		}()
@@ -126,7 +127,7 @@ func TestRedisColdRequestsOverTwoInstancesCallHuaweiOnce(t *testing.T) {
 	}
 
 	// At rest in Redis the token is sealed: the raw value does not hold it.
-	key := redisstore.TokenKey(redisstore.DefaultPrefix, testHMSAppID, emu.URL)
+	key := redisstore.TokenKey(redisstore.DefaultPrefix, harness.HMSAppID, emu.URL)
 	raw, err := rds.Client().Get(context.Background(), key).Bytes()
 	if err != nil {
 		t.Fatalf("no shared token under %s: %v", key, err)
@@ -137,60 +138,60 @@ func TestRedisColdRequestsOverTwoInstancesCallHuaweiOnce(t *testing.T) {
 }
 
 func TestRedisOutageFailsClosedAndRecovers(t *testing.T) {
-	emu := newHuawei(t)
+	emu := harness.NewHuawei(t)
 	// Persistent, as a Redis holding nonces should be: a restart keeps them.
 	rds := redistest.Start(t, redistest.Options{Persistent: true})
-	tester := startCaddy(t, twoInstances(emu.URL, rds.URL()))
+	tester := harness.StartCaddy(t, twoInstances(emu.URL, rds.URL()))
 
-	accepted := assertionForm(mint(t)).Encode()
-	postForm(t, tester.Client, edge1URL, accepted).WantToken(t)
+	accepted := harness.AssertionForm(harness.Mint(t)).Encode()
+	harness.PostForm(t, tester.Client, edge1URL, accepted).WantToken(t)
 
 	rds.Stop()
-	during := assertionForm(mint(t)).Encode()
+	during := harness.AssertionForm(harness.Mint(t)).Encode()
 	for _, target := range []string{edge1URL, edge2URL} {
 		// This process accepted it: its own memory refuses it without Redis.
-		postForm(t, tester.Client, target, accepted).WantReplay(t)
-		postForm(t, tester.Client, target, during).WantStoreDown(t) // nor any new assertion
+		harness.PostForm(t, tester.Client, target, accepted).WantReplay(t)
+		harness.PostForm(t, tester.Client, target, during).WantStoreDown(t) // nor any new assertion
 	}
 
 	rds.Restart() // same port; Caddy is not restarted nor reloaded
-	postForm(t, tester.Client, edge2URL, accepted).WantReplay(t)
-	postForm(t, tester.Client, edge1URL, during).WantToken(t) // refused while down, so never used
-	postForm(t, tester.Client, edge2URL, during).WantReplay(t)
-	postForm(t, tester.Client, edge2URL, assertionForm(mint(t)).Encode()).WantToken(t)
+	harness.PostForm(t, tester.Client, edge2URL, accepted).WantReplay(t)
+	harness.PostForm(t, tester.Client, edge1URL, during).WantToken(t) // refused while down, so never used
+	harness.PostForm(t, tester.Client, edge2URL, during).WantReplay(t)
+	harness.PostForm(t, tester.Client, edge2URL, harness.AssertionForm(harness.Mint(t)).Encode()).WantToken(t)
 	if c := emu.Calls(); c != 1 {
 		t.Errorf("Huawei calls = %d, want 1 (the outage does not touch the token cache)", c)
 	}
 }
 
 func TestRedisDownAtStartLoadsAndFailsClosed(t *testing.T) {
-	emu := newHuawei(t)
+	emu := harness.NewHuawei(t)
 	rds := redistest.Start(t, redistest.Options{})
 	rds.Stop()
 	// The config loads although Redis is down: requests fail closed instead.
-	tester := startCaddy(t, twoInstances(emu.URL, rds.URL()))
-	body := assertionForm(mint(t)).Encode()
-	postForm(t, tester.Client, edge1URL, body).WantStoreDown(t)
+	tester := harness.StartCaddy(t, twoInstances(emu.URL, rds.URL()))
+	body := harness.AssertionForm(harness.Mint(t)).Encode()
+	harness.PostForm(t, tester.Client, edge1URL, body).WantStoreDown(t)
 
 	rds.Restart()
-	postForm(t, tester.Client, edge1URL, body).WantToken(t)
-	postForm(t, tester.Client, edge2URL, body).WantReplay(t)
+	harness.PostForm(t, tester.Client, edge1URL, body).WantToken(t)
+	harness.PostForm(t, tester.Client, edge2URL, body).WantReplay(t)
 }
 
 func TestRedisURLPlaceholderAndBadURL(t *testing.T) {
-	emu := newHuawei(t)
+	emu := harness.NewHuawei(t)
 	rds := redistest.Start(t, redistest.Options{})
 	t.Setenv("SINCH_HMS_TEST_REDIS_PASSWORD", rds.Password)
 	url := "redis://:{env.SINCH_HMS_TEST_REDIS_PASSWORD}@" + rds.Addr + "/0"
-	tester := startCaddy(t, twoInstances(emu.URL, url))
-	body := assertionForm(mint(t)).Encode()
-	postForm(t, tester.Client, edge1URL, body).WantToken(t)
-	postForm(t, tester.Client, edge2URL, body).WantReplay(t)
+	tester := harness.StartCaddy(t, twoInstances(emu.URL, url))
+	body := harness.AssertionForm(harness.Mint(t)).Encode()
+	harness.PostForm(t, tester.Client, edge1URL, body).WantToken(t)
+	harness.PostForm(t, tester.Client, edge2URL, body).WantReplay(t)
 
 	// A URL that resolves to something unparsable fails the load, without
 	// showing the password.
 	t.Setenv("SINCH_HMS_TEST_REDIS_URL", "redis://:"+rds.Password+"@"+rds.Addr+"/notadb")
-	msg := loadError(t, globalOptions+twoInstances(emu.URL, "{env.SINCH_HMS_TEST_REDIS_URL}"))
+	msg := harness.LoadError(t, harness.GlobalOptions+twoInstances(emu.URL, "{env.SINCH_HMS_TEST_REDIS_URL}"))
 	if !strings.Contains(msg, "invalid database number") {
 		t.Errorf("load error %q does not name the bad URL", msg)
 	}
@@ -202,15 +203,15 @@ func TestRedisURLPlaceholderAndBadURL(t *testing.T) {
 // TestRedisClientSurvivesReload: the Redis client is pooled by URL, so the
 // new config reuses it and the old config's cleanup does not close it.
 func TestRedisClientSurvivesReload(t *testing.T) {
-	emu := newHuawei(t)
+	emu := harness.NewHuawei(t)
 	rds := redistest.Start(t, redistest.Options{})
-	tester := startCaddy(t, twoInstances(emu.URL, rds.URL()))
-	before := assertionForm(mint(t)).Encode()
-	postForm(t, tester.Client, edge1URL, before).WantToken(t)
+	tester := harness.StartCaddy(t, twoInstances(emu.URL, rds.URL()))
+	before := harness.AssertionForm(harness.Mint(t)).Encode()
+	harness.PostForm(t, tester.Client, edge1URL, before).WantToken(t)
 
-	tester = startCaddy(t, twoInstances(emu.URL, rds.URL(), "clock_skew 30s"))
-	postForm(t, tester.Client, edge2URL, before).WantReplay(t)
-	postForm(t, tester.Client, edge2URL, assertionForm(mint(t)).Encode()).WantToken(t)
+	tester = harness.StartCaddy(t, twoInstances(emu.URL, rds.URL(), "clock_skew 30s"))
+	harness.PostForm(t, tester.Client, edge2URL, before).WantReplay(t)
+	harness.PostForm(t, tester.Client, edge2URL, harness.AssertionForm(harness.Mint(t)).Encode()).WantToken(t)
 	if c := emu.Calls(); c != 1 {
 		t.Errorf("Huawei calls = %d across a reload, want 1", c)
 	}

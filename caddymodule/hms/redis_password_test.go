@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hmsgate/caddy-sinch-hms/caddymodule/endpoint"
+	"github.com/hmsgate/caddy-sinch-hms/caddymodule/internal/harness"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
@@ -28,7 +29,7 @@ import (
 // is otherwise taken for the unchanged config.
 func loadConfig(t *testing.T, caddyfileSrc string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, fmt.Sprintf("http://localhost:%d/load", testAdminPort), strings.NewReader(caddyfileSrc))
+	req, err := http.NewRequest(http.MethodPost, fmt.Sprintf("http://localhost:%d/load", harness.AdminPort), strings.NewReader(caddyfileSrc))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,9 +66,9 @@ func validateConfig(t *testing.T, caddyfileSrc string) error {
 // Provision's error, `caddy validate`, the admin /load answer, a log line
 // of the store, or an answer to Sinch.
 func TestRedisPasswordInTheURLIsNeverShown(t *testing.T) {
-	emu := newHuawei(t)
+	emu := harness.NewHuawei(t)
 	rds := redistest.Start(t, redistest.Options{}) // its password is none of these
-	startCaddy(t, testBase+" {\n\trespond 204\n}\n")
+	harness.StartCaddy(t, harness.Base+" {\n\trespond 204\n}\n")
 	for i, pw := range redistest.Passwords {
 		t.Setenv("SINCH_HMS_TEST_REDIS_PW", pw)
 		url := "redis://:{env.SINCH_HMS_TEST_REDIS_PW}@" + rds.Addr + "/0"
@@ -88,12 +89,12 @@ func TestRedisPasswordInTheURLIsNeverShown(t *testing.T) {
 		} else {
 			eventually(t, "the start-up ping's log line", func() bool { return logs.Len() > 0 })
 			for _, e := range logs.All() {
-				leaks("a log line", entryText(e))
+				leaks("a log line", harness.EntryText(e))
 			}
 			holds.Release()
 		}
 
-		src := globalOptions + hmsSite(emu.URL, "replay_store redis "+url)
+		src := harness.GlobalOptions + harness.HMSSite(emu.URL, "replay_store redis "+url)
 		if err := validateConfig(t, src); err != nil {
 			leaks("caddy validate", err.Error())
 			if parses {
@@ -111,7 +112,7 @@ func TestRedisPasswordInTheURLIsNeverShown(t *testing.T) {
 			// A wrong password: Redis refuses, the request fails closed.
 			// A new connection: the reload closes the previous one.
 			client := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-			a := postForm(t, client, testTokenURL, assertionForm(mint(t)).Encode())
+			a := harness.PostForm(t, client, harness.TokenURL, harness.AssertionForm(harness.Mint(t)).Encode())
 			a.WantStoreDown(t)
 			leaks("the answer", fmt.Sprint(a.Body))
 		}
@@ -124,7 +125,7 @@ func TestRedisPasswordInTheURLIsNeverShown(t *testing.T) {
 // an ACL user; from {env.*} or {file.*}; in the one-line `redis <url> {`
 // form and the `redis { url <url>` form.
 func TestRedisPasswordOptionAuthenticates(t *testing.T) {
-	emu := newHuawei(t)
+	emu := harness.NewHuawei(t)
 	for i, pw := range redistest.Passwords {
 		user := ""
 		if i%2 == 1 {
@@ -155,15 +156,15 @@ func TestRedisPasswordOptionAuthenticates(t *testing.T) {
 				password %[2]s
 				%[3]s
 			}`, rds.Addr, secret, userLine, prefix)
-		tester := startCaddy(t, hmsSite(emu.URL, stores))
-		body := assertionForm(mint(t)).Encode()
-		a := postForm(t, tester.Client, testTokenURL, body)
+		tester := harness.StartCaddy(t, harness.HMSSite(emu.URL, stores))
+		body := harness.AssertionForm(harness.Mint(t)).Encode()
+		a := harness.PostForm(t, tester.Client, harness.TokenURL, body)
 		if a.Status != http.StatusOK {
 			t.Errorf("password #%d (user %q): %d %v; want a token", i, user, a.Status, a.Body)
 			rds.Stop()
 			continue
 		}
-		postForm(t, tester.Client, testTokenURL, body).WantReplay(t)
+		harness.PostForm(t, tester.Client, harness.TokenURL, body).WantReplay(t)
 		keys, err := rds.Client().Keys(t.Context(), prefix+"nonce:*").Result()
 		if err != nil || len(keys) != 1 {
 			t.Errorf("password #%d: nonce keys in Redis = %v, %v; want 1", i, keys, err)
@@ -224,7 +225,7 @@ func TestRedisLogDescribesNoCredentials(t *testing.T) {
 	if got := e.ContextMap()["redis"]; got != "redis://127.0.0.1:1/3" {
 		t.Errorf("the log names Redis as %q, want redis://127.0.0.1:1/3", got)
 	}
-	if text := entryText(e); strings.Contains(text, "Xk8p") || strings.Contains(text, "someone") {
+	if text := harness.EntryText(e); strings.Contains(text, "Xk8p") || strings.Contains(text, "someone") {
 		t.Errorf("log line %q shows the URL's userinfo", text)
 	}
 }

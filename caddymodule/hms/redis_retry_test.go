@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hmsgate/caddy-sinch-hms/caddymodule/internal/harness"
 	"github.com/hmsgate/caddy-sinch-hms/internal/redistest"
 	"github.com/hmsgate/caddy-sinch-hms/redisstore"
 )
@@ -17,19 +18,19 @@ import (
 // 401 replayed_nonce. Sinch's retry of an assertion refused with 503 gets
 // its token.
 func TestRedisLateReplyIsNeverAReplay(t *testing.T) {
-	emu := newHuawei(t)
+	emu := harness.NewHuawei(t)
 	rds := redistest.Start(t, redistest.Options{})
 	proxy := redistest.NewProxy(t, rds.Addr)
-	tester := startCaddy(t, hmsSite(emu.URL, "replay_store redis "+rds.URLVia(proxy.Addr)+"?read_timeout=500ms"))
+	tester := harness.StartCaddy(t, harness.HMSSite(emu.URL, "replay_store redis "+rds.URLVia(proxy.Addr)+"?read_timeout=500ms"))
 	const late = 1500 * time.Millisecond
 
 	// The first request opens the connection and loads the claim script.
-	postForm(t, tester.Client, testTokenURL, assertionForm(mint(t)).Encode()).WantToken(t)
+	harness.PostForm(t, tester.Client, harness.TokenURL, harness.AssertionForm(harness.Mint(t)).Encode()).WantToken(t)
 
 	// One late reply: the retry recognises its own claim.
-	oneLate := assertionForm(mint(t, withNonce("one-late-reply"))).Encode()
+	oneLate := harness.AssertionForm(harness.Mint(t, withNonce("one-late-reply"))).Encode()
 	proxy.DelayReplies("nonce:{", 1, late)
-	a := postForm(t, tester.Client, testTokenURL, oneLate)
+	a := harness.PostForm(t, tester.Client, harness.TokenURL, oneLate)
 	if d := proxy.Delayed(); d != 1 {
 		t.Fatalf("%d Redis replies held back, want 1", d)
 	}
@@ -37,21 +38,21 @@ func TestRedisLateReplyIsNeverAReplay(t *testing.T) {
 		t.Fatalf("a fresh assertion whose Redis reply came late was refused: %d %v", a.Status, a.Body)
 	}
 	a.WantToken(t)
-	postForm(t, tester.Client, testTokenURL, oneLate).WantReplay(t) // recorded all the same
+	harness.PostForm(t, tester.Client, harness.TokenURL, oneLate).WantReplay(t) // recorded all the same
 
 	// Every attempt late: 503 + Retry-After (fail closed), and the nonce is
 	// released, so Sinch's retry of the same assertion gets its token.
-	allLate := assertionForm(mint(t, withNonce("all-late"))).Encode()
+	allLate := harness.AssertionForm(harness.Mint(t, withNonce("all-late"))).Encode()
 	proxy.DelayReplies("nonce:{", 2, late)
-	postForm(t, tester.Client, testTokenURL, allLate).WantStoreDown(t)
+	harness.PostForm(t, tester.Client, harness.TokenURL, allLate).WantStoreDown(t)
 	if d := proxy.Delayed(); d != 3 {
 		t.Fatalf("%d Redis replies held back in all, want 3", d)
 	}
-	key := redisstore.NonceKey(redisstore.DefaultPrefix, testAppKey, "all-late")
+	key := redisstore.NonceKey(redisstore.DefaultPrefix, harness.AppKey, "all-late")
 	eventually(t, "the release of the refused assertion's nonce", func() bool {
 		n, err := rds.Client().Exists(context.Background(), key).Result()
 		return err == nil && n == 0
 	})
-	postForm(t, tester.Client, testTokenURL, allLate).WantToken(t)
-	postForm(t, tester.Client, testTokenURL, allLate).WantReplay(t)
+	harness.PostForm(t, tester.Client, harness.TokenURL, allLate).WantToken(t)
+	harness.PostForm(t, tester.Client, harness.TokenURL, allLate).WantReplay(t)
 }

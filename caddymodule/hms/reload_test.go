@@ -8,17 +8,18 @@ import (
 	"testing"
 
 	"github.com/hmsgate/caddy-sinch-hms/caddymodule/endpoint"
+	"github.com/hmsgate/caddy-sinch-hms/caddymodule/internal/harness"
 	"github.com/hmsgate/caddy-sinch-hms/internal/redistest"
 )
 
 // siteWithSecret is hmsSite with another HMS App secret.
 func siteWithSecret(huaweiURL, hmsSecret string) string {
-	return strings.Replace(hmsSite(huaweiURL, ""), "hms_application "+testHMSAppID+" "+testHMSAppSecret,
-		"hms_application "+testHMSAppID+" "+hmsSecret, 1)
+	return strings.Replace(harness.HMSSite(huaweiURL, ""), "hms_application "+harness.HMSAppID+" "+harness.HMSAppSecret,
+		"hms_application "+harness.HMSAppID+" "+hmsSecret, 1)
 }
 
 // plainSite is a config without sinch_hms: loading it unloads the module.
-var plainSite = fmt.Sprintf("\n%s {\n\trespond \"no sinch_hms here\"\n}\n", testBase)
+var plainSite = fmt.Sprintf("\n%s {\n\trespond \"no sinch_hms here\"\n}\n", harness.Base)
 
 // goroutinesRunning counts the goroutines whose stack holds fn.
 func goroutinesRunning(fn string) int {
@@ -50,13 +51,13 @@ const (
 // token was obtained with credentials no longer configured), and still
 // opens no replay window.
 func TestChangedSecretDropsToken(t *testing.T) {
-	emu := newHuawei(t)
-	tester := startCaddy(t, hmsSite(emu.URL, ""))
-	used := assertionForm(mint(t)).Encode()
-	tok := postForm(t, tester.Client, testTokenURL, used).WantToken(t)
+	emu := harness.NewHuawei(t)
+	tester := harness.StartCaddy(t, harness.HMSSite(emu.URL, ""))
+	used := harness.AssertionForm(harness.Mint(t)).Encode()
+	tok := harness.PostForm(t, tester.Client, harness.TokenURL, used).WantToken(t)
 
-	tester = startCaddy(t, hmsSite(emu.URL, ""))
-	if got := postForm(t, tester.Client, testTokenURL, assertionForm(mint(t)).Encode()).WantToken(t); got != tok {
+	tester = harness.StartCaddy(t, harness.HMSSite(emu.URL, ""))
+	if got := harness.PostForm(t, tester.Client, harness.TokenURL, harness.AssertionForm(harness.Mint(t)).Encode()).WantToken(t); got != tok {
 		t.Errorf("same config reloaded: token changed")
 	}
 	if n := emu.Calls(); n != 1 {
@@ -64,48 +65,48 @@ func TestChangedSecretDropsToken(t *testing.T) {
 	}
 
 	const rotated = "rotated+hms/secret=="
-	emu.AddApp(testHMSAppID, rotated)
-	tester = startCaddy(t, siteWithSecret(emu.URL, rotated))
-	if got := postForm(t, tester.Client, testTokenURL, assertionForm(mint(t)).Encode()).WantToken(t); got == tok {
+	emu.AddApp(harness.HMSAppID, rotated)
+	tester = harness.StartCaddy(t, siteWithSecret(emu.URL, rotated))
+	if got := harness.PostForm(t, tester.Client, harness.TokenURL, harness.AssertionForm(harness.Mint(t)).Encode()).WantToken(t); got == tok {
 		t.Errorf("secret changed: the old token was still served")
 	}
 	if n := emu.Calls(); n != 2 {
 		t.Errorf("Huawei calls = %d after a changed-secret reload, want 2", n)
 	}
-	postForm(t, tester.Client, testTokenURL, used).WantError(t, http.StatusUnauthorized, "invalid_client")
+	harness.PostForm(t, tester.Client, harness.TokenURL, used).WantError(t, http.StatusUnauthorized, "invalid_client")
 }
 
 // TestRefresherStopsWithConfig: each pooled token cache runs one background
 // refresher; reloads share it, a changed secret replaces it, and unloading
 // the module stops it: no goroutine of ours outlives the configs using it.
 func TestRefresherStopsWithConfig(t *testing.T) {
-	emu := newHuawei(t)
-	tester := startCaddy(t, plainSite)
+	emu := harness.NewHuawei(t)
+	tester := harness.StartCaddy(t, plainSite)
 	tester.Client.CloseIdleConnections()
 	base := runtime.NumGoroutine()
 	if n := goroutinesRunning(refresherFrame); n != 0 {
 		t.Fatalf("%d refreshers before the module is loaded", n)
 	}
 
-	tester = startCaddy(t, hmsSite(emu.URL, ""))
-	postForm(t, tester.Client, testTokenURL, assertionForm(mint(t)).Encode()).WantToken(t)
+	tester = harness.StartCaddy(t, harness.HMSSite(emu.URL, ""))
+	harness.PostForm(t, tester.Client, harness.TokenURL, harness.AssertionForm(harness.Mint(t)).Encode()).WantToken(t)
 	if n := goroutinesRunning(refresherFrame); n != 1 {
 		t.Fatalf("%d refreshers with one HMS application, want 1", n)
 	}
 	for range 3 {
-		tester = startCaddy(t, hmsSite(emu.URL, "clock_skew 30s"))
-		tester = startCaddy(t, hmsSite(emu.URL, ""))
+		tester = harness.StartCaddy(t, harness.HMSSite(emu.URL, "clock_skew 30s"))
+		tester = harness.StartCaddy(t, harness.HMSSite(emu.URL, ""))
 	}
 	if n := goroutinesRunning(refresherFrame); n != 1 {
 		t.Fatalf("%d refreshers after 6 reloads, want still 1", n)
 	}
-	emu.AddApp(testHMSAppID, "rotated")
-	tester = startCaddy(t, siteWithSecret(emu.URL, "rotated"))
+	emu.AddApp(harness.HMSAppID, "rotated")
+	tester = harness.StartCaddy(t, siteWithSecret(emu.URL, "rotated"))
 	if n := goroutinesRunning(refresherFrame); n != 1 {
 		t.Fatalf("%d refreshers after a changed secret, want 1 (the old one stopped)", n)
 	}
 
-	tester = startCaddy(t, plainSite)
+	tester = harness.StartCaddy(t, plainSite)
 	if n := goroutinesRunning(refresherFrame); n != 0 {
 		t.Fatalf("%d refreshers after the module was unloaded, want 0", n)
 	}
@@ -120,18 +121,18 @@ func TestRefresherStopsWithConfig(t *testing.T) {
 // renews it before it turns stale, and the next request is answered with
 // the renewed token without a Huawei call of its own.
 func TestBackgroundRefreshInCaddy(t *testing.T) {
-	emu := newHuawei(t)
+	emu := harness.NewHuawei(t)
 	emu.SetExpiresIn(6) // stale after 4s (refresh_before 2s), refreshed in the background at 3s
-	tester := startCaddy(t, hmsSite(emu.URL, "refresh_before 2s"))
-	first := postForm(t, tester.Client, testTokenURL, assertionForm(mint(t)).Encode()).WantToken(t)
-	eventually(t, "a background refresh", func() bool { return len(emu.IssuedTokens(testHMSAppID)) >= 2 })
-	issued := emu.IssuedTokens(testHMSAppID)
+	tester := harness.StartCaddy(t, harness.HMSSite(emu.URL, "refresh_before 2s"))
+	first := harness.PostForm(t, tester.Client, harness.TokenURL, harness.AssertionForm(harness.Mint(t)).Encode()).WantToken(t)
+	eventually(t, "a background refresh", func() bool { return len(emu.IssuedTokens(harness.HMSAppID)) >= 2 })
+	issued := emu.IssuedTokens(harness.HMSAppID)
 	if issued[0] != first {
 		t.Fatalf("first answer is not Huawei's first token")
 	}
-	eventually(t, "the refreshed token in the cache", func() bool { return cachedToken(testHMSAppID) == issued[1] })
-	got := postForm(t, tester.Client, testTokenURL, assertionForm(mint(t)).Encode()).WantToken(t)
-	if got != issued[1] && (len(emu.IssuedTokens(testHMSAppID)) < 3 || got != emu.IssuedTokens(testHMSAppID)[2]) {
+	eventually(t, "the refreshed token in the cache", func() bool { return cachedToken(harness.HMSAppID) == issued[1] })
+	got := harness.PostForm(t, tester.Client, harness.TokenURL, harness.AssertionForm(harness.Mint(t)).Encode()).WantToken(t)
+	if got != issued[1] && (len(emu.IssuedTokens(harness.HMSAppID)) < 3 || got != emu.IssuedTokens(harness.HMSAppID)[2]) {
 		t.Errorf("answer is not a token the refresher fetched")
 	}
 }
@@ -150,43 +151,43 @@ func cachedToken(hmsAppID string) string {
 // back must not forget the nonces of assertions still valid (the memory
 // store lives as long as the process, not as long as a config).
 func TestReplayRefusedAcrossUnload(t *testing.T) {
-	emu := newHuawei(t)
-	tester := startCaddy(t, hmsSite(emu.URL, ""))
-	used := assertionForm(mint(t)).Encode()
-	postForm(t, tester.Client, testTokenURL, used).WantToken(t)
+	emu := harness.NewHuawei(t)
+	tester := harness.StartCaddy(t, harness.HMSSite(emu.URL, ""))
+	used := harness.AssertionForm(harness.Mint(t)).Encode()
+	harness.PostForm(t, tester.Client, harness.TokenURL, used).WantToken(t)
 
-	tester = startCaddy(t, plainSite)
-	tester = startCaddy(t, hmsSite(emu.URL, ""))
-	postForm(t, tester.Client, testTokenURL, used).WantReplay(t)
+	tester = harness.StartCaddy(t, plainSite)
+	tester = harness.StartCaddy(t, harness.HMSSite(emu.URL, ""))
+	harness.PostForm(t, tester.Client, harness.TokenURL, used).WantReplay(t)
 }
 
 // TestReplayRefusedAcrossStoreChange: switching replay_store from memory to
 // redis, or changing the key prefix, opens no replay window in one process.
 func TestReplayRefusedAcrossStoreChange(t *testing.T) {
-	emu := newHuawei(t)
+	emu := harness.NewHuawei(t)
 	rds := redistest.Start(t, redistest.Options{})
-	tester := startCaddy(t, hmsSite(emu.URL, ""))
-	used := assertionForm(mint(t)).Encode()
-	postForm(t, tester.Client, testTokenURL, used).WantToken(t)
+	tester := harness.StartCaddy(t, harness.HMSSite(emu.URL, ""))
+	used := harness.AssertionForm(harness.Mint(t)).Encode()
+	harness.PostForm(t, tester.Client, harness.TokenURL, used).WantToken(t)
 
-	tester = startCaddy(t, hmsSite(emu.URL, "replay_store redis "+rds.URL()))
-	postForm(t, tester.Client, testTokenURL, used).WantReplay(t)
+	tester = harness.StartCaddy(t, harness.HMSSite(emu.URL, "replay_store redis "+rds.URL()))
+	harness.PostForm(t, tester.Client, harness.TokenURL, used).WantReplay(t)
 
-	second := assertionForm(mint(t)).Encode()
-	postForm(t, tester.Client, testTokenURL, second).WantToken(t)
-	tester = startCaddy(t, hmsSite(emu.URL, "replay_store redis "+rds.URL()+" {\n\t\t\t\tkey_prefix other:\n\t\t\t}"))
-	postForm(t, tester.Client, testTokenURL, second).WantReplay(t)
-	postForm(t, tester.Client, testTokenURL, used).WantReplay(t)
+	second := harness.AssertionForm(harness.Mint(t)).Encode()
+	harness.PostForm(t, tester.Client, harness.TokenURL, second).WantToken(t)
+	tester = harness.StartCaddy(t, harness.HMSSite(emu.URL, "replay_store redis "+rds.URL()+" {\n\t\t\t\tkey_prefix other:\n\t\t\t}"))
+	harness.PostForm(t, tester.Client, harness.TokenURL, second).WantReplay(t)
+	harness.PostForm(t, tester.Client, harness.TokenURL, used).WantReplay(t)
 
-	tester = startCaddy(t, hmsSite(emu.URL, ""))
-	postForm(t, tester.Client, testTokenURL, second).WantReplay(t)
+	tester = harness.StartCaddy(t, harness.HMSSite(emu.URL, ""))
+	harness.PostForm(t, tester.Client, harness.TokenURL, second).WantReplay(t)
 }
 
 // TestReplayRefusedAcrossHandlersOnDifferentStores: two handlers of one
 // Caddy that accept the same audience for the same application, one on the
 // memory store and one on Redis, still refuse each other's nonces.
 func TestReplayRefusedAcrossHandlersOnDifferentStores(t *testing.T) {
-	emu := newHuawei(t)
+	emu := harness.NewHuawei(t)
 	rds := redistest.Start(t, redistest.Options{})
 	handler := func(path, store string) string {
 		return fmt.Sprintf(`
@@ -198,14 +199,14 @@ func TestReplayRefusedAcrossHandlersOnDifferentStores(t *testing.T) {
 			hms_application %s %s
 			huawei_token_url %s
 		}
-	}`, path, testAppKey, testSinchSecret, testTokenURL, store, testHMSAppID, testHMSAppSecret, emu.URL)
+	}`, path, harness.AppKey, harness.SinchSecret, harness.TokenURL, store, harness.HMSAppID, harness.HMSAppSecret, emu.URL)
 	}
-	tester := startCaddy(t, fmt.Sprintf("\n%s {%s\n%s\n}\n", testBase,
+	tester := harness.StartCaddy(t, fmt.Sprintf("\n%s {%s\n%s\n}\n", harness.Base,
 		handler(edge1Path, "replay_store memory"), handler(edge2Path, "replay_store redis "+rds.URL())))
-	a := assertionForm(mint(t)).Encode()
-	postForm(t, tester.Client, edge1URL, a).WantToken(t)
-	postForm(t, tester.Client, edge2URL, a).WantReplay(t)
-	b := assertionForm(mint(t)).Encode()
-	postForm(t, tester.Client, edge2URL, b).WantToken(t)
-	postForm(t, tester.Client, edge1URL, b).WantReplay(t)
+	a := harness.AssertionForm(harness.Mint(t)).Encode()
+	harness.PostForm(t, tester.Client, edge1URL, a).WantToken(t)
+	harness.PostForm(t, tester.Client, edge2URL, a).WantReplay(t)
+	b := harness.AssertionForm(harness.Mint(t)).Encode()
+	harness.PostForm(t, tester.Client, edge2URL, b).WantToken(t)
+	harness.PostForm(t, tester.Client, edge1URL, b).WantReplay(t)
 }

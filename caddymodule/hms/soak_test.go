@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hmsgate/caddy-sinch-hms/caddymodule/internal/harness"
 	"github.com/hmsgate/caddy-sinch-hms/hmsupstream/huaweitest"
 	"github.com/hmsgate/caddy-sinch-hms/sinchauth"
 )
@@ -29,12 +30,12 @@ func TestSoak(t *testing.T) {
 	if d, err := time.ParseDuration(os.Getenv("SINCH_HMS_SOAK_DURATION")); err == nil && d > 0 {
 		duration = d
 	}
-	emu := newHuawei(t)
+	emu := harness.NewHuawei(t)
 	emu.SetExpiresIn(20) // stale after 12s (refresh_before 8s), refreshed in the background from 9s
-	tester := startCaddy(t, hmsSite(emu.URL, "refresh_before 8s"))
+	tester := harness.StartCaddy(t, harness.HMSSite(emu.URL, "refresh_before 8s"))
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 32}}
-	firstBody := assertionForm(mint(t)).Encode()
-	postForm(t, client, testTokenURL, firstBody).WantToken(t)
+	firstBody := harness.AssertionForm(harness.Mint(t)).Encode()
+	harness.PostForm(t, client, harness.TokenURL, firstBody).WantToken(t)
 	client.CloseIdleConnections()
 	tester.Client.CloseIdleConnections()
 
@@ -49,7 +50,7 @@ func TestSoak(t *testing.T) {
 
 	var valid, validLost, replayed, replayAccepted, forged, forgedAccepted, foreignToken atomic.Int64
 	issued := func(tok string) bool {
-		for _, s := range emu.IssuedTokens(testHMSAppID) {
+		for _, s := range emu.IssuedTokens(harness.HMSAppID) {
 			if s == tok {
 				return true
 			}
@@ -58,7 +59,7 @@ func TestSoak(t *testing.T) {
 	}
 	var lastOK atomic.Pointer[string]
 	lastOK.Store(&firstBody)
-	other, _ := sinchauth.DecodeSecret(testOtherSecret)
+	other, _ := sinchauth.DecodeSecret(harness.OtherSecret)
 	worker := func(do func()) {
 		wg.Go(func() {
 			for {
@@ -74,8 +75,8 @@ func TestSoak(t *testing.T) {
 	}
 	for range 6 {
 		worker(func() {
-			body := assertionForm(mint(t)).Encode()
-			a := postForm(t, client, testTokenURL, body)
+			body := harness.AssertionForm(harness.Mint(t)).Encode()
+			a := harness.PostForm(t, client, harness.TokenURL, body)
 			valid.Add(1)
 			if a.Status != http.StatusOK {
 				validLost.Add(1)
@@ -91,14 +92,14 @@ func TestSoak(t *testing.T) {
 	for range 2 {
 		worker(func() {
 			replayed.Add(1)
-			if postForm(t, client, testTokenURL, *lastOK.Load()).Status != http.StatusUnauthorized {
+			if harness.PostForm(t, client, harness.TokenURL, *lastOK.Load()).Status != http.StatusUnauthorized {
 				replayAccepted.Add(1)
 			}
 		})
 		worker(func() {
 			forged.Add(1)
-			body := assertionForm(mint(t, func(p *sinchauth.MintParams) { p.Secret = other })).Encode()
-			if postForm(t, client, testTokenURL, body).Status != http.StatusUnauthorized {
+			body := harness.AssertionForm(harness.Mint(t, func(p *sinchauth.MintParams) { p.Secret = other })).Encode()
+			if harness.PostForm(t, client, harness.TokenURL, body).Status != http.StatusUnauthorized {
 				forgedAccepted.Add(1)
 			}
 		})
@@ -112,7 +113,7 @@ func TestSoak(t *testing.T) {
 
 	t.Logf("%v: valid %d (refused %d, foreign token %d), replayed %d (accepted %d), forged %d (accepted %d), Huawei calls %d, tokens issued %d",
 		duration, valid.Load(), validLost.Load(), foreignToken.Load(), replayed.Load(), replayAccepted.Load(),
-		forged.Load(), forgedAccepted.Load(), emu.Calls(), len(emu.IssuedTokens(testHMSAppID)))
+		forged.Load(), forgedAccepted.Load(), emu.Calls(), len(emu.IssuedTokens(harness.HMSAppID)))
 	if validLost.Load() != 0 || foreignToken.Load() != 0 || replayAccepted.Load() != 0 || forgedAccepted.Load() != 0 {
 		t.Errorf("lost or wrongly accepted requests (see above)")
 	}

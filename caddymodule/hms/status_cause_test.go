@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hmsgate/caddy-sinch-hms/caddymodule/internal/harness"
 	"github.com/hmsgate/caddy-sinch-hms/caddymodule/internal/testhook"
 
 	"github.com/hmsgate/caddy-sinch-hms/hmsupstream/huaweitest"
@@ -30,7 +31,7 @@ func TestStatusShowsFailureCause(t *testing.T) {
 		return addr
 	}()
 	tlsEmu := huaweitest.NewEmulator()
-	tlsEmu.AddApp(testHMSAppID, testHMSAppSecret)
+	tlsEmu.AddApp(harness.HMSAppID, harness.HMSAppSecret)
 	tlsServer := httptest.NewTLSServer(tlsEmu) // its certificate is not trusted by the client
 	t.Cleanup(tlsServer.Close)
 	tlsHost := strings.TrimPrefix(tlsServer.URL, "https://")
@@ -53,22 +54,22 @@ func TestStatusShowsFailureCause(t *testing.T) {
 		{name: "timeout", cause: "timeout", detail: "timed out",
 			url: func(t *testing.T) string {
 				t.Cleanup(testhook.SetUpstreamTimeout(300 * time.Millisecond))
-				emu := newHuawei(t)
+				emu := harness.NewHuawei(t)
 				emu.SetFault(huaweitest.Fault{Kind: huaweitest.FaultHang})
 				return emu.URL + query
 			}},
 		{name: "http", cause: "http", detail: "HTTP 400", httpStatus: 400, code: "1101/20173",
 			url: func(t *testing.T) string {
 				emu := huaweitest.NewServer()
-				emu.AddApp(testHMSAppID, "the secret Huawei knows")
+				emu.AddApp(harness.HMSAppID, "the secret Huawei knows")
 				t.Cleanup(emu.Close)
 				return emu.URL + query
 			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tokenURL := tc.url(t)
-			startCaddy(t, hmsSite(tokenURL, ""))
-			adminPost(t, "/sinch_hms/refresh?hms_app="+testHMSAppID, http.StatusBadGateway)
+			harness.StartCaddy(t, harness.HMSSite(tokenURL, ""))
+			adminPost(t, "/sinch_hms/refresh?hms_app="+harness.HMSAppID, http.StatusBadGateway)
 			st := getStatus(t)
 			if len(st.HMSApplications) != 1 || st.HMSApplications[0].LastError == nil {
 				t.Fatalf("status after a failed fetch: %s", st.raw)
