@@ -7,6 +7,7 @@ import (
 
 	"github.com/hmsgate/caddy-sinch-hms/authlimit"
 	"github.com/hmsgate/caddy-sinch-hms/authlimit/limittest"
+	"github.com/hmsgate/caddy-sinch-hms/internal/testclock"
 )
 
 func newMemory(t testing.TB, p authlimit.Policy, now func() time.Time, maxKeys int) *authlimit.Memory {
@@ -27,7 +28,7 @@ func TestMemory(t *testing.T) {
 // TestMemoryBounded: a spray of random addresses and client ids cannot
 // grow the limiter past MaxKeys.
 func TestMemoryBounded(t *testing.T) {
-	c := limittest.NewClock()
+	c := testclock.New(time.Unix(1_800_000_000, 0))
 	m := newMemory(t, authlimit.Policy{}, c.Now, 1000)
 	for i := range 100_000 {
 		m.Failed(t.Context(), fmt.Sprintf("id-%d", i), fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255))
@@ -54,7 +55,7 @@ func TestMemoryBounded(t *testing.T) {
 // TestGuessRate measures the guesses one attacker address gets compared
 // when it asks 100 times a second for an hour of test-clock time.
 func TestGuessRate(t *testing.T) {
-	c := limittest.NewClock()
+	c := testclock.New(time.Unix(1_800_000_000, 0))
 	m := newMemory(t, authlimit.Policy{}, c.Now, 0)
 	const perSecond, seconds = 100, 3600
 	compared := 0

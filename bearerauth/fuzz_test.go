@@ -9,6 +9,7 @@ import (
 
 	"github.com/hmsgate/caddy-sinch-hms/bearerauth"
 	"github.com/hmsgate/caddy-sinch-hms/bearerauth/astest"
+	"github.com/hmsgate/caddy-sinch-hms/internal/testclock"
 )
 
 // FuzzVerifyJWT feeds arbitrary strings to the JWT verifier. Properties:
@@ -76,9 +77,9 @@ func BenchmarkVerifyJWT(b *testing.B) {
 
 func BenchmarkIntrospectionCacheHit(b *testing.B) {
 	as := newAS(b)
-	c := &clock{time.Now()}
+	c := testclock.New(time.Now())
 	v := introspector(b, as, c, nil)
-	tok := as.IssueOpaque(goodInfo(as, c.t))
+	tok := as.IssueOpaque(goodInfo(as, c.Now()))
 	if _, err := v.Verify(b.Context(), tok); err != nil {
 		b.Fatal(err)
 	}

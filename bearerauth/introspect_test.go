@@ -6,19 +6,15 @@ import (
 
 	"github.com/hmsgate/caddy-sinch-hms/bearerauth"
 	"github.com/hmsgate/caddy-sinch-hms/bearerauth/astest"
+	"github.com/hmsgate/caddy-sinch-hms/internal/testclock"
 )
 
-// clock is a swappable clock for cache and expiry tests.
-type clock struct{ t time.Time }
-
-func (c *clock) now() time.Time { return c.t }
-
-func introspector(t testing.TB, as *astest.Server, c *clock, mod func(*bearerauth.IntrospectionConfig)) *bearerauth.IntrospectionVerifier {
+func introspector(t testing.TB, as *astest.Server, c *testclock.Clock, mod func(*bearerauth.IntrospectionConfig)) *bearerauth.IntrospectionVerifier {
 	t.Helper()
 	cfg := bearerauth.IntrospectionConfig{
 		URL: as.IntrospectionURL(), ClientID: as.ClientID, ClientSecret: as.ClientSecret,
 		Issuer: as.Issuer(), Audience: testAudience, RequiredScopes: []string{testScope},
-		ClockSkew: time.Minute, CacheTTL: 5 * time.Minute, Now: c.now,
+		ClockSkew: time.Minute, CacheTTL: 5 * time.Minute, Now: c.Now,
 	}
 	if mod != nil {
 		mod(&cfg)
@@ -39,9 +35,9 @@ func goodInfo(as *astest.Server, now time.Time) astest.Introspected {
 
 func TestIntrospectionGoodAndCached(t *testing.T) {
 	as := newAS(t)
-	c := &clock{time.Now()}
+	c := testclock.New(time.Now())
 	v := introspector(t, as, c, nil)
-	tok := as.IssueOpaque(goodInfo(as, c.t))
+	tok := as.IssueOpaque(goodInfo(as, c.Now()))
 	p, err := v.Verify(t.Context(), tok)
 	if err != nil {
 		t.Fatalf("good opaque token refused: %v", err)
@@ -57,7 +53,7 @@ func TestIntrospectionGoodAndCached(t *testing.T) {
 	}
 	// Past the cache TTL the AS is asked again, and a revoked token fails.
 	as.Revoke(tok)
-	c.t = c.t.Add(5*time.Minute + time.Second)
+	c.Advance(5*time.Minute + time.Second)
 	if _, err := v.Verify(t.Context(), tok); bearerauth.ReasonOf(err) != bearerauth.ReasonInactive {
 		t.Errorf("revoked token after TTL: %v, want inactive", err)
 	}
@@ -65,15 +61,15 @@ func TestIntrospectionGoodAndCached(t *testing.T) {
 
 func TestIntrospectionCacheNeverOutlivesToken(t *testing.T) {
 	as := newAS(t)
-	c := &clock{time.Now()}
+	c := testclock.New(time.Now())
 	v := introspector(t, as, c, func(cfg *bearerauth.IntrospectionConfig) { cfg.ClockSkew = 0 })
-	info := goodInfo(as, c.t)
-	info["exp"] = c.t.Add(30 * time.Second).Unix()
+	info := goodInfo(as, c.Now())
+	info["exp"] = c.Now().Add(30 * time.Second).Unix()
 	tok := as.IssueOpaque(info)
 	if _, err := v.Verify(t.Context(), tok); err != nil {
 		t.Fatal(err)
 	}
-	c.t = c.t.Add(31 * time.Second) // within the TTL, past exp
+	c.Advance(31 * time.Second) // within the TTL, past exp
 	if _, err := v.Verify(t.Context(), tok); bearerauth.ReasonOf(err) != bearerauth.ReasonExpired {
 		t.Errorf("token past exp: %v, want expired (the AS still says active; the cache must not)", err)
 	}
@@ -84,11 +80,11 @@ func TestIntrospectionCacheNeverOutlivesToken(t *testing.T) {
 
 func TestIntrospectionCacheIsBounded(t *testing.T) {
 	as := newAS(t)
-	c := &clock{time.Now()}
+	c := testclock.New(time.Now())
 	v := introspector(t, as, c, func(cfg *bearerauth.IntrospectionConfig) { cfg.CacheSize = 4 })
 	toks := make([]string, 10)
 	for i := range toks {
-		toks[i] = as.IssueOpaque(goodInfo(as, c.t))
+		toks[i] = as.IssueOpaque(goodInfo(as, c.Now()))
 		if _, err := v.Verify(t.Context(), toks[i]); err != nil {
 			t.Fatal(err)
 		}
@@ -107,10 +103,10 @@ func TestIntrospectionCacheIsBounded(t *testing.T) {
 
 func TestIntrospectionRejections(t *testing.T) {
 	as := newAS(t)
-	c := &clock{time.Now()}
+	c := testclock.New(time.Now())
 	v := introspector(t, as, c, nil)
 	with := func(k string, val any) string {
-		info := goodInfo(as, c.t)
+		info := goodInfo(as, c.Now())
 		if val == nil {
 			delete(info, k)
 		} else {
@@ -124,8 +120,8 @@ func TestIntrospectionRejections(t *testing.T) {
 	}{
 		"unknown token":        {"never-issued", bearerauth.ReasonInactive},
 		"active false":         {with("active", false), bearerauth.ReasonInactive},
-		"expired":              {with("exp", c.t.Add(-2*time.Minute).Unix()), bearerauth.ReasonExpired},
-		"nbf in future":        {with("nbf", c.t.Add(2*time.Minute).Unix()), bearerauth.ReasonNotYetValid},
+		"expired":              {with("exp", c.Now().Add(-2*time.Minute).Unix()), bearerauth.ReasonExpired},
+		"nbf in future":        {with("nbf", c.Now().Add(2*time.Minute).Unix()), bearerauth.ReasonNotYetValid},
 		"wrong issuer":         {with("iss", "https://evil.example"), bearerauth.ReasonIssuer},
 		"wrong audience":       {with("aud", "https://other.example"), bearerauth.ReasonAudience},
 		"audience missing":     {with("aud", nil), bearerauth.ReasonAudience},
@@ -147,8 +143,8 @@ func TestIntrospectionRejections(t *testing.T) {
 
 func TestIntrospectionEndpointFailures(t *testing.T) {
 	as := newAS(t)
-	c := &clock{time.Now()}
-	tok := as.IssueOpaque(goodInfo(as, c.t))
+	c := testclock.New(time.Now())
+	tok := as.IssueOpaque(goodInfo(as, c.Now()))
 	wrongClient := introspector(t, as, c, func(cfg *bearerauth.IntrospectionConfig) { cfg.ClientSecret = "wrong" })
 	if _, err := wrongClient.Verify(t.Context(), tok); bearerauth.ReasonOf(err) != bearerauth.ReasonIntrospection {
 		t.Errorf("introspection with a wrong client secret: %v, want introspection_unavailable", err)
@@ -163,7 +159,7 @@ func TestIntrospectionEndpointFailures(t *testing.T) {
 
 func TestByShapeRoutesTokens(t *testing.T) {
 	as := newAS(t)
-	c := &clock{time.Now()}
+	c := testclock.New(time.Now())
 	both := bearerauth.ByShape{
 		JWT:    jwksVerifier(t, t.Context(), as, bearerauth.JWKSConfig{}),
 		Opaque: introspector(t, as, c, nil),
@@ -171,14 +167,14 @@ func TestByShapeRoutesTokens(t *testing.T) {
 	if _, err := both.Verify(t.Context(), as.Mint(as.Claims(testAudience, testScope, time.Hour))); err != nil {
 		t.Errorf("JWT refused: %v", err)
 	}
-	if _, err := both.Verify(t.Context(), as.IssueOpaque(goodInfo(as, c.t))); err != nil {
+	if _, err := both.Verify(t.Context(), as.IssueOpaque(goodInfo(as, c.Now()))); err != nil {
 		t.Errorf("opaque token refused: %v", err)
 	}
 	if n := as.IntrospectionCalls(); n != 1 {
 		t.Errorf("introspection calls = %d, want 1 (the JWT is verified locally)", n)
 	}
 	jwtOnly := bearerauth.ByShape{JWT: both.JWT}
-	if _, err := jwtOnly.Verify(t.Context(), as.IssueOpaque(goodInfo(as, c.t))); bearerauth.ReasonOf(err) != bearerauth.ReasonMalformed {
+	if _, err := jwtOnly.Verify(t.Context(), as.IssueOpaque(goodInfo(as, c.Now()))); bearerauth.ReasonOf(err) != bearerauth.ReasonMalformed {
 		t.Errorf("opaque token with JWT only: %v, want malformed", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hmsgate/caddy-sinch-hms/bearerauth"
+	"github.com/hmsgate/caddy-sinch-hms/internal/testclock"
 )
 
 // redirectTo starts a server answering every request with a 307 to
@@ -31,8 +32,8 @@ func TestIntrospectionRedirectNotFollowed(t *testing.T) {
 	for name, client := range clients {
 		t.Run(name, func(t *testing.T) {
 			as := newAS(t) // the target: it knows the token and would say active
-			c := &clock{time.Now()}
-			tok := as.IssueOpaque(goodInfo(as, c.t))
+			c := testclock.New(time.Now())
+			tok := as.IssueOpaque(goodInfo(as, c.Now()))
 			v := introspector(t, as, c, func(cfg *bearerauth.IntrospectionConfig) {
 				cfg.URL = redirectTo(t, as.IntrospectionURL())
 				cfg.Client = client

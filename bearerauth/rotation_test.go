@@ -14,6 +14,7 @@ import (
 	"github.com/hmsgate/caddy-sinch-hms/authlimit"
 	"github.com/hmsgate/caddy-sinch-hms/bearerauth"
 	"github.com/hmsgate/caddy-sinch-hms/bearerauth/astest"
+	"github.com/hmsgate/caddy-sinch-hms/internal/testclock"
 	"github.com/hmsgate/caddy-sinch-hms/oauthresp"
 	"github.com/hmsgate/caddy-sinch-hms/oauthserver"
 )
@@ -201,7 +202,7 @@ func TestJWTSeveralIssuersAndAudiences(t *testing.T) {
 
 func TestIntrospectionSeveralIssuersAndAudiences(t *testing.T) {
 	as := newAS(t)
-	c := &clock{time.Now()}
+	c := testclock.New(time.Now())
 	v := introspector(t, as, c, func(cfg *bearerauth.IntrospectionConfig) {
 		cfg.Issuers = []string{"https://other.example"}
 		cfg.Audiences = []string{"aud-2"}
@@ -215,7 +216,7 @@ func TestIntrospectionSeveralIssuersAndAudiences(t *testing.T) {
 		"other issuer":   {"https://c.example", "aud-2", bearerauth.ReasonIssuer},
 		"other audience": {as.Issuer(), "aud-3", bearerauth.ReasonAudience},
 	} {
-		info := goodInfo(as, c.t)
+		info := goodInfo(as, c.Now())
 		info["iss"], info["aud"] = tc.iss, tc.aud
 		if r, _ := verifyReason(t, v, as.IssueOpaque(info)); r != tc.want {
 			t.Errorf("%s: %q, want %q", name, r, tc.want)
@@ -229,9 +230,9 @@ func TestIntrospectionSeveralIssuersAndAudiences(t *testing.T) {
 // allows again.
 func TestIntrospectionFloodBounded(t *testing.T) {
 	as := newAS(t)
-	c := &clock{time.Now()}
+	c := testclock.New(time.Now())
 	v := introspector(t, as, c, nil)
-	good := as.IssueOpaque(goodInfo(as, c.t))
+	good := as.IssueOpaque(goodInfo(as, c.Now()))
 	if _, err := v.Verify(t.Context(), good); err != nil {
 		t.Fatal(err)
 	}
@@ -266,11 +267,11 @@ func TestIntrospectionFloodBounded(t *testing.T) {
 	if inactive.Load() != 2*int64(calls-1) {
 		t.Errorf("%d inactive refusals for %d forged tokens introspected: the negative cache did not answer", inactive.Load(), calls-1)
 	}
-	fresh := as.IssueOpaque(goodInfo(as, c.t))
+	fresh := as.IssueOpaque(goodInfo(as, c.Now()))
 	if _, err := v.Verify(t.Context(), fresh); bearerauth.ReasonOf(err) != bearerauth.ReasonIntrospectionThrottled {
 		t.Errorf("a new token while the bound is used up: %v, want throttled", err)
 	}
-	c.t = c.t.Add(time.Second)
+	c.Advance(time.Second)
 	if _, err := v.Verify(t.Context(), fresh); err != nil {
 		t.Errorf("a new good token a second later: %v", err)
 	}
@@ -278,9 +279,9 @@ func TestIntrospectionFloodBounded(t *testing.T) {
 
 func TestIntrospectionNegativeCacheTTL(t *testing.T) {
 	as := newAS(t)
-	c := &clock{time.Now()}
+	c := testclock.New(time.Now())
 	v := introspector(t, as, c, nil)
-	info := goodInfo(as, c.t)
+	info := goodInfo(as, c.Now())
 	info["aud"] = "someone-else"
 	tok := as.IssueOpaque(info)
 	for range 3 {
@@ -291,7 +292,7 @@ func TestIntrospectionNegativeCacheTTL(t *testing.T) {
 	if n := as.IntrospectionCalls(); n != 1 {
 		t.Errorf("%d calls for three uses within the negative TTL, want 1", n)
 	}
-	c.t = c.t.Add(bearerauth.DefaultNegativeCacheTTL)
+	c.Advance(bearerauth.DefaultNegativeCacheTTL)
 	_, _ = verifyReason(t, v, tok)
 	if n := as.IntrospectionCalls(); n != 2 {
 		t.Errorf("%d calls after the negative TTL, want 2", n)

@@ -16,7 +16,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/hmsgate/caddy-sinch-hms/authlimit"
-	"github.com/hmsgate/caddy-sinch-hms/authlimit/limittest"
+	"github.com/hmsgate/caddy-sinch-hms/internal/testclock"
 	"github.com/hmsgate/caddy-sinch-hms/oauthresp"
 )
 
@@ -185,7 +185,7 @@ func TestClientScopes(t *testing.T) {
 }
 
 // limited is a server whose default-policy memory limiter runs on clock.
-func limited(t testing.TB, clock *limittest.Clock) *Server {
+func limited(t testing.TB, clock *testclock.Clock) *Server {
 	t.Helper()
 	m, err := authlimit.NewMemory(authlimit.MemoryConfig{Now: clock.Now})
 	if err != nil {
@@ -195,7 +195,7 @@ func limited(t testing.TB, clock *limittest.Clock) *Server {
 }
 
 func TestTokenRateLimited(t *testing.T) {
-	clock := limittest.NewClock()
+	clock := testclock.New(time.Unix(1_800_000_000, 0))
 	s := limited(t, clock)
 	ctx := t.Context()
 	const attacker = "198.51.100.1:40000"
@@ -224,7 +224,7 @@ func TestTokenRateLimited(t *testing.T) {
 // TestTokenDistributedGuessing: guesses spread over many addresses cannot
 // lock Sinch out.
 func TestTokenDistributedGuessing(t *testing.T) {
-	clock := limittest.NewClock()
+	clock := testclock.New(time.Unix(1_800_000_000, 0))
 	s := limited(t, clock)
 	ctx := t.Context()
 	compared := 0
@@ -247,7 +247,7 @@ func TestTokenDistributedGuessing(t *testing.T) {
 }
 
 func TestTokenUnknownClientIDsCounted(t *testing.T) {
-	clock := limittest.NewClock()
+	clock := testclock.New(time.Unix(1_800_000_000, 0))
 	s := limited(t, clock)
 	refused := 0
 	for i := range 100 {
@@ -267,7 +267,7 @@ func TestTokenUnknownClientIDsCounted(t *testing.T) {
 func TestTokenGuessRate(t *testing.T) {
 	const perSecond, seconds = 20, 3600
 	for _, mode := range []string{"unlimited", "limited"} {
-		clock := limittest.NewClock()
+		clock := testclock.New(time.Unix(1_800_000_000, 0))
 		s := limited(t, clock)
 		if mode == "unlimited" {
 			s.limiter = authlimit.Unlimited{}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,29 +11,12 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hmsgate/caddy-sinch-hms/internal/redistest"
+	"github.com/hmsgate/caddy-sinch-hms/internal/testclock"
 	"github.com/hmsgate/caddy-sinch-hms/sinchauth"
 	"github.com/hmsgate/caddy-sinch-hms/tokencache"
 )
 
-// clock is a swappable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Now().Truncate(time.Millisecond)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+func newClock() *testclock.Clock { return testclock.New(time.Now().Truncate(time.Millisecond)) }
 
 // newClient is one "instance"'s own connection to srv.
 func newClient(t testing.TB, srv *redistest.Server) *redis.Client {

@@ -11,6 +11,7 @@ import (
 	"github.com/hmsgate/caddy-sinch-hms/authlimit"
 	"github.com/hmsgate/caddy-sinch-hms/authlimit/limittest"
 	"github.com/hmsgate/caddy-sinch-hms/internal/redistest"
+	"github.com/hmsgate/caddy-sinch-hms/internal/testclock"
 )
 
 func newLimiter(t testing.TB, srv *redistest.Server, prefix string, now func() time.Time, onError func(error)) *Limiter {
@@ -41,7 +42,7 @@ func TestLimiterBehaviour(t *testing.T) {
 // another.
 func TestLimiterSharedBetweenInstances(t *testing.T) {
 	srv := redistest.Start(t, redistest.Options{})
-	clk := limittest.NewClock()
+	clk := testclock.New(time.Unix(1_800_000_000, 0))
 	prefix := randomPrefix()
 	a := newLimiter(t, srv, prefix, clk.Now, nil)
 	b := newLimiter(t, srv, prefix, clk.Now, nil)
@@ -83,7 +84,7 @@ func TestLimiterSharedBetweenInstances(t *testing.T) {
 // refused, and nothing waits long.
 func TestLimiterRedisDownFallsBackToMemory(t *testing.T) {
 	srv := redistest.Start(t, redistest.Options{})
-	clk := limittest.NewClock()
+	clk := testclock.New(time.Unix(1_800_000_000, 0))
 	var errs atomic.Int64
 	l := newLimiter(t, srv, randomPrefix(), clk.Now, func(error) { errs.Add(1) })
 	ctx := t.Context()

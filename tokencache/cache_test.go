@@ -9,31 +9,15 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/hmsgate/caddy-sinch-hms/internal/testclock"
 )
 
-// clock is a swappable, concurrency-safe test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+func newClock() *testclock.Clock { return testclock.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)) }
 
 // countingFetcher issues "tok-1", "tok-2", ... valid for life, or fails with err.
 type countingFetcher struct {
-	clk   *clock
+	clk   *testclock.Clock
 	life  time.Duration
 	n     atomic.Int32
 	mu    sync.Mutex

@@ -6,35 +6,12 @@ package limittest
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/hmsgate/caddy-sinch-hms/authlimit"
+	"github.com/hmsgate/caddy-sinch-hms/internal/testclock"
 )
-
-// Clock is a settable clock, safe for concurrent use.
-type Clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-// NewClock starts at a fixed, whole-millisecond time.
-func NewClock() *Clock { return &Clock{t: time.Unix(1_800_000_000, 0)} }
-
-// Now reads the clock.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Advance moves the clock on.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // New makes a fresh, empty limiter with policy p on clock now.
 type New func(t *testing.T, p authlimit.Policy, now func() time.Time) authlimit.Limiter
@@ -56,8 +33,8 @@ func Run(t *testing.T, newLimiter New) {
 
 const sinch = "sinch"
 
-func setup(t *testing.T, newLimiter New) (authlimit.Limiter, *Clock, context.Context) {
-	c := NewClock()
+func setup(t *testing.T, newLimiter New) (authlimit.Limiter, *testclock.Clock, context.Context) {
+	c := testclock.New(time.Unix(1_800_000_000, 0))
 	return newLimiter(t, authlimit.Policy{}, c.Now), c, t.Context()
 }
 

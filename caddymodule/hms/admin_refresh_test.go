@@ -128,7 +128,7 @@ func TestForcedRefreshHonoursHuaweiPause(t *testing.T) {
 	// Huawei answers 503: three failed requests open the cache's pause.
 	emu.SetFault(huaweitest.Fault{Kind: huaweitest.FaultStatus, Status: 503, Body: `{"error":1203,"error_description":"busy"}`})
 	for range endpoint.BreakerThreshold {
-		harness.PostForm(t, tester.Client, harness.TokenURL, harness.AssertionForm(harness.Mint(t, clk.Issued)).Encode()).
+		harness.PostForm(t, tester.Client, harness.TokenURL, harness.AssertionForm(harness.Mint(t, harness.IssuedAt(clk))).Encode()).
 			WantError(t, http.StatusServiceUnavailable, "temporarily_unavailable")
 	}
 	calls := emu.CallsFor(harness.HMSAppID)

@@ -96,7 +96,7 @@ func TestHuaweiFaults(t *testing.T) {
 			emu.AddApp(coldHMSAppID, coldHMSAppSecret)
 			tester := harness.StartCaddy(t, coldAppSite(emu.URL))
 			post := func(app string) harness.Answer {
-				return harness.PostForm(t, tester.Client, harness.TokenURL, harness.AssertionForm(harness.Mint(t, clk.Issued, forApp(app))).Encode())
+				return harness.PostForm(t, tester.Client, harness.TokenURL, harness.AssertionForm(harness.Mint(t, harness.IssuedAt(clk), forApp(app))).Encode())
 			}
 			tok := post(harness.HMSAppID).WantToken(t)
 			clk.Advance(56 * time.Minute) // 4m left, within refresh_before 5m
@@ -147,7 +147,7 @@ func TestTinyExpiresIn(t *testing.T) {
 	emu.SetExpiresIn(2) // far less than refresh_before (5m): stale as soon as fetched
 	tester := harness.StartCaddy(t, harness.HMSSite(emu.URL, ""))
 	post := func() harness.Answer {
-		return harness.PostForm(t, tester.Client, harness.TokenURL, harness.AssertionForm(harness.Mint(t, clk.Issued)).Encode())
+		return harness.PostForm(t, tester.Client, harness.TokenURL, harness.AssertionForm(harness.Mint(t, harness.IssuedAt(clk))).Encode())
 	}
 	first := post()
 	tok := first.WantToken(t)
@@ -180,7 +180,7 @@ func TestBreakerPausesHuawei(t *testing.T) {
 	emu.SetFault(huaweitest.Fault{Kind: huaweitest.FaultStatus, Status: 500, Body: "oops"})
 	tester := harness.StartCaddy(t, harness.HMSSite(emu.URL, ""))
 	post := func() harness.Answer {
-		return harness.PostForm(t, tester.Client, harness.TokenURL, harness.AssertionForm(harness.Mint(t, clk.Issued)).Encode())
+		return harness.PostForm(t, tester.Client, harness.TokenURL, harness.AssertionForm(harness.Mint(t, harness.IssuedAt(clk))).Encode())
 	}
 	for range endpoint.BreakerThreshold {
 		post().WantError(t, http.StatusServiceUnavailable, "temporarily_unavailable")
@@ -217,7 +217,7 @@ func TestRejectionPausesHuawei(t *testing.T) {
 	emu.AddApp(harness.HMSAppID, "the-real-secret")
 	tester := harness.StartCaddy(t, harness.HMSSite(emu.URL, ""))
 	for range 5 {
-		a := harness.PostForm(t, tester.Client, harness.TokenURL, harness.AssertionForm(harness.Mint(t, clk.Issued)).Encode())
+		a := harness.PostForm(t, tester.Client, harness.TokenURL, harness.AssertionForm(harness.Mint(t, harness.IssuedAt(clk))).Encode())
 		a.WantError(t, http.StatusBadGateway, "server_error")
 	}
 	if n := emu.Calls(); n != endpoint.BreakerThreshold {

@@ -251,10 +251,10 @@ func TestHuaweiFailures(t *testing.T) {
 		clk := harness.UseTestClock(t)
 		emu := harness.NewHuawei(t)
 		tester := harness.StartCaddy(t, harness.HMSSite(emu.URL, ""))
-		tok := harness.PostForm(t, tester.Client, harness.TokenURL, harness.AssertionForm(harness.Mint(t, clk.Issued)).Encode()).WantToken(t)
+		tok := harness.PostForm(t, tester.Client, harness.TokenURL, harness.AssertionForm(harness.Mint(t, harness.IssuedAt(clk))).Encode()).WantToken(t)
 		clk.Advance(56 * time.Minute) // 4m left, within refresh_before: a refresh is tried
 		emu.SetFault(huaweitest.Fault{Kind: huaweitest.FaultStatus, Status: 503, Body: "down"})
-		a := harness.PostForm(t, tester.Client, harness.TokenURL, harness.AssertionForm(harness.Mint(t, clk.Issued)).Encode())
+		a := harness.PostForm(t, tester.Client, harness.TokenURL, harness.AssertionForm(harness.Mint(t, harness.IssuedAt(clk))).Encode())
 		if got := a.WantToken(t); got != tok {
 			t.Errorf("want the still-valid cached token while Huawei is down")
 		}

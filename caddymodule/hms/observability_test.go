@@ -265,7 +265,7 @@ func TestAdminStatusAndRefresh(t *testing.T) {
 	if !strings.Contains(body, `"refreshed": false`) || !strings.Contains(body, `"kind": "unavailable"`) || !strings.Contains(body, `"http_status": 503`) {
 		t.Errorf("failed refresh answer: %s", body)
 	}
-	if got := harness.PostForm(t, tester.Client, harness.TokenURL, harness.AssertionForm(harness.Mint(t, clk.Issued)).Encode()).WantToken(t); got != fresh {
+	if got := harness.PostForm(t, tester.Client, harness.TokenURL, harness.AssertionForm(harness.Mint(t, harness.IssuedAt(clk))).Encode()).WantToken(t); got != fresh {
 		t.Errorf("after a failed refresh the cached token should still be served")
 	}
 	noSecrets(t, "failed refresh answer", body, tok, fresh)

@@ -17,7 +17,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +25,7 @@ import (
 
 	"github.com/hmsgate/caddy-sinch-hms/caddymodule/internal/testhook"
 	"github.com/hmsgate/caddy-sinch-hms/hmsupstream/huaweitest"
+	"github.com/hmsgate/caddy-sinch-hms/internal/testclock"
 	"github.com/hmsgate/caddy-sinch-hms/oauthserver"
 	"github.com/hmsgate/caddy-sinch-hms/sinchauth"
 )
@@ -270,33 +270,18 @@ func (a Answer) ExpiresIn(t testing.TB) int {
 	return int(f)
 }
 
-// Clock is a frozen, concurrency-safe clock that tests advance.
-type Clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// Clock is the project's test clock.
+type Clock = testclock.Clock
 
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-// Issued is a mint option: the assertion is Issued at the fake clock's now.
-func (c *Clock) Issued(p *sinchauth.MintParams) { p.IssuedAt = c.Now() }
+// IssuedAt is a mint option: the assertion is issued at c's now.
+func IssuedAt(c *Clock) MintOpt { return func(p *sinchauth.MintParams) { p.IssuedAt = c.Now() } }
 
 // UseTestClock makes the handlers provisioned from now on (and their token
 // caches) use a frozen clock, for the rest of the test. Mint assertions
-// with the clock's Issued option.
+// with IssuedAt(clock).
 func UseTestClock(t *testing.T) *Clock {
 	t.Helper()
-	c := &Clock{t: time.Now()}
+	c := testclock.New(time.Now())
 	t.Cleanup(testhook.SetClock(c.Now))
 	return c
 }
