@@ -1,6 +1,7 @@
 package endpoint
 
 import (
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -164,8 +165,8 @@ func label(oerr *oauthresp.Error) string {
 // store that cannot answer is temporarily_unavailable (fail closed), any
 // other failure is invalid_client with the reason in the description.
 func Assertion(err error) *oauthresp.Error {
-	ae, ok := err.(*sinchauth.Error)
-	if !ok {
+	var ae *sinchauth.Error
+	if !errors.As(err, &ae) {
 		return Other.New("client assertion rejected")
 	}
 	r := assertionRefusals[ae.Reason]

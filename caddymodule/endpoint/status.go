@@ -73,7 +73,7 @@ func (s *status) snapshot() (time.Time, *Failure) {
 // hms_application_id and last_huawei_error). Never a token or a secret.
 func (u *Upstream) Status() map[string]any {
 	now := u.now()
-	name := lower(u.kind.Name)
+	name := u.kind.key
 	st := map[string]any{u.kind.IDField: u.id, "token_cached": false}
 	if tok, ok := u.Peek(); ok {
 		st["token_cached"] = true

@@ -3,6 +3,7 @@ package endpoint
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,6 +56,7 @@ type Kind struct {
 	Rejected    Refusal // the upstream refused the credentials (502)
 	Unavailable Refusal // no token right now (503)
 
+	key         string // Name in lower case: log messages and status keys
 	fetches     *prometheus.CounterVec
 	durations   *prometheus.HistogramVec
 	lookups     *prometheus.CounterVec
@@ -70,6 +72,7 @@ var (
 // _<fetch>_fetch_duration_seconds, _cache_requests_total and
 // _token_seconds_left, and lists it for the admin API.
 func NewKind(k Kind, subsystem, fetch string) *Kind {
+	k.key = strings.ToLower(k.Name)
 	byID := func(more ...string) []string { return append([]string{k.IDLabel}, more...) }
 	k.fetches = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: metricsNamespace, Subsystem: subsystem, Name: fetch + "_fetches_total",
@@ -94,6 +97,10 @@ func NewKind(k Kind, subsystem, fetch string) *Kind {
 	kindsMu.Unlock()
 	return kp
 }
+
+// Key is the kind's name in lower case ("huawei"), as log messages and the
+// admin status's keys (last_huawei_error) spell it.
+func (k *Kind) Key() string { return k.key }
 
 // Kinds are the kinds the modules declared, in order of declaration.
 func Kinds() []*Kind {
@@ -323,10 +330,10 @@ func (u *Upstream) fetchUpstream(ctx context.Context) (tokencache.Token, error) 
 	fields := []zap.Field{zap.String(u.kind.IDField, u.id), zap.String("outcome", outcome), zap.Duration("duration", took)}
 	if err == nil {
 		fields = append(fields, zap.Int64("expires_in", int64(tok.ExpiresAt.Sub(u.now())/time.Second)))
-		u.Logger().Info(lower(u.kind.Name)+" token fetched", fields...)
+		u.Logger().Info(u.kind.key+" token fetched", fields...)
 		return tok, nil
 	}
-	u.Logger().Warn(lower(u.kind.Name)+" token fetch failed", append(fields, zap.Error(err))...)
+	u.Logger().Warn(u.kind.key+" token fetch failed", append(fields, zap.Error(err))...)
 	return tok, err
 }
 
@@ -336,21 +343,13 @@ func (u *Upstream) logPause(ev tokencache.FetchEvent) {
 	if ev.Err == nil || ev.PausedFor <= 0 {
 		return
 	}
-	name := lower(u.kind.Name)
+	name := u.kind.key
 	u.Logger().Error(name+" calls paused after repeated failures",
 		zap.String(u.kind.IDField, ev.Key),
 		zap.Bool("background", ev.Background),
 		zap.Stringer("kind", tokencache.KindOf(ev.Err)),
 		zap.Duration(name+"_paused_for", ev.PausedFor),
 		zap.Error(ev.Err))
-}
-
-// lower is s with its first letter in lower case ("Huawei" -> "huawei").
-func lower(s string) string {
-	if s == "" || s[0] < 'A' || s[0] > 'Z' {
-		return s
-	}
-	return string(s[0]+'a'-'A') + s[1:]
 }
 
 // secondsLeftCollector reports, on each scrape, the life left on the cached

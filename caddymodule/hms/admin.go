@@ -105,15 +105,15 @@ func (a *AdminAPI) serveRefresh(w http.ResponseWriter, r *http.Request) error {
 	case errors.Is(err, tokencache.ErrBreakerOpen):
 		ans.RetryAfterSeconds = retryAfterSeconds(tokencache.RetryAfterOf(err))
 		ans.Message = fmt.Sprintf("%[1]s calls for this application are paused (after failures, or as %[1]s's "+
-			"Retry-After asked; see last_%[2]s_error): %[1]s not called; try again in %[3]d s", kind.Name, strings.ToLower(kind.Name), ans.RetryAfterSeconds)
+			"Retry-After asked; see last_%[2]s_error): %[1]s not called; try again in %[3]d s", kind.Name, kind.Key(), ans.RetryAfterSeconds)
 		status = http.StatusServiceUnavailable
 	case ans.Refreshed:
 		ans.Message = "fetched a new token from " + kind.Name
 	case err == nil:
-		ans.Message = kind.Name + " did not give a new token; the cached one is still served (see last_" + strings.ToLower(kind.Name) + "_error)"
+		ans.Message = kind.Name + " did not give a new token; the cached one is still served (see last_" + kind.Key() + "_error)"
 		status = http.StatusBadGateway
 	default:
-		ans.Message = kind.Name + " did not give a token and none is cached (see last_" + strings.ToLower(kind.Name) + "_error)"
+		ans.Message = kind.Name + " did not give a token and none is cached (see last_" + kind.Key() + "_error)"
 		status = http.StatusBadGateway
 	}
 	ans.Status = u.Status()
