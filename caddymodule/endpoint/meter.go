@@ -140,18 +140,19 @@ func (rec Recorder) Served(flow, outcome string) {
 // error, reason and description, the caller's address and fields, never a
 // secret, a token or an assertion.
 func (rec Recorder) Refuse(w http.ResponseWriter, r *http.Request, flow string, oerr *oauthresp.Error, fields ...zap.Field) error {
+	reason := label(oerr)
 	if m := rec.meter; m != nil {
 		outcome := OutcomeRejected
 		if oerr.Status >= 500 {
 			outcome = OutcomeFailed
 		}
 		m.count(flow, outcome)
-		m.refusals.WithLabelValues(label(oerr)).Inc()
+		m.refusals.WithLabelValues(reason).Inc()
 	}
 	fields = append(fields,
 		zap.Int("status", oerr.Status),
 		zap.String("error", oerr.Code),
-		zap.String("reason", label(oerr)),
+		zap.String("reason", reason),
 		zap.String("description", oerr.Description),
 		zap.String("remote_ip", r.RemoteAddr))
 	if oerr.Status >= 500 {
