@@ -90,6 +90,13 @@ func EnvPort(name string, def int) int {
 // fails the test loudly if Caddy did not take it (caddytest alone may skip).
 func StartCaddy(t *testing.T, caddyfile string) *caddytest.Tester {
 	t.Helper()
+	return StartCaddyWith(t, "", caddyfile)
+}
+
+// StartCaddyWith is StartCaddy with more global options (lines inside
+// the global block, e.g. a `servers { trusted_proxies ... }` block).
+func StartCaddyWith(t *testing.T, globalOptions, caddyfile string) *caddytest.Tester {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("integration test against a real Caddy; skipped with -short")
 	}
@@ -103,7 +110,7 @@ func StartCaddy(t *testing.T, caddyfile string) *caddytest.Tester {
 		AdminPort:          AdminPort,
 		TestRequestTimeout: 20 * time.Second,
 	})
-	tester.InitServer(GlobalOptions+caddyfile, "caddyfile")
+	tester.InitServer(strings.TrimSuffix(GlobalOptions, "}\n")+globalOptions+"\n}\n"+caddyfile, "caddyfile")
 	if t.Failed() {
 		t.FailNow()
 	}
