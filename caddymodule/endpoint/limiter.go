@@ -29,8 +29,10 @@ func (sc *StoreConfig) GuessLimiter(logger *zap.Logger, holds *Holds, scope stri
 	if err != nil {
 		return nil, err
 	}
-	// The pooled client's address names it while any config holds it.
-	key := fmt.Sprintf("sinch_oauth_server.limiter/redis/%p/%s", c, sc.keyPrefix())
+	// The pooled client's address names it while any config holds it. Two
+	// scopes get two limiters (each with its own memory fallback) that
+	// share their counts through Redis only, as two instances do.
+	key := fmt.Sprintf("sinch_oauth_server.limiter/redis/%p/%s/%s", c, sc.keyPrefix(), scope)
 	return Pooled(holds, key, func() (authlimit.Limiter, error) {
 		return redisstore.NewLimiter(redisstore.LimiterConfig{
 			Client: c,
