@@ -6,15 +6,12 @@
 package authserver
 
 import (
-	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -30,11 +27,6 @@ func init() {
 	caddy.RegisterModule(OAuthServer{})
 }
 
-// minClientSecretLen is the shortest client secret accepted, in
-// characters: the endpoint does not throttle guesses, so a long random
-// secret is what makes guessing hopeless.
-const minClientSecretLen = 16
-
 // jwksMaxAge is how long verifiers may cache the JWKS (Cache-Control).
 const jwksMaxAge = 5 * time.Minute
 
@@ -47,17 +39,22 @@ const jwksMaxAge = 5 * time.Minute
 // client_secret_post (client_id and client_secret in the body) or
 // client_secret_basic (HTTP Basic). The answer holds an RFC 9068 JWT access
 // token (typ at+jwt, EdDSA) with iss, sub (the client_id), aud, scope, iat,
-// exp, jti and client_id. GET answers with the JWK Set of the signing key,
-// so an outside verifier's jwks_url may point at the same URL.
+// exp, jti and client_id; iss and aud are fixed configuration, whatever the
+// request's Host. GET answers with the JWK Set of every signing key, so an
+// outside verifier's jwks_url may point at the same URL. Failed client
+// authentications are limited per source address and client_id (429 with
+// Retry-After, no secret compared); a correct secret from an address that
+// has not been failing is never refused because of someone else's guesses.
 type OAuthServer struct {
-	// Clients may get tokens: client_id and client_secret each. Write the
-	// secret as an `{env.NAME}` or `{file./path}` placeholder.
+	// Clients may get tokens: client_id and client_secret each, and
+	// optionally the client's own scopes. Write the secret as an
+	// `{env.NAME}` or `{file./path}` placeholder.
 	Clients []OAuthClient `json:"clients,omitempty"`
 
 	// Scopes a client may ask for. A request without a scope is granted
-	// all of them. Default: the Huawei push scope and the FCM messaging
-	// scope (https://push-api.cloud.huawei.com and
-	// https://www.googleapis.com/auth/firebase.messaging).
+	// all of them (or its client's own scopes). Default: the Huawei push
+	// scope and the FCM messaging scope (https://push-api.cloud.huawei.com
+	// and https://www.googleapis.com/auth/firebase.messaging).
 	Scopes []string `json:"scopes,omitempty"`
 
 	// TokenLifetime is the lifetime of an issued token. Default: 1h.
@@ -65,23 +62,42 @@ type OAuthServer struct {
 
 	// SigningKey is the path of the Ed25519 private key (PKCS#8 PEM, as
 	// `openssl genpkey -algorithm ed25519` writes) that signs the tokens.
-	// Required: all instances behind one issuer must share it, and a
-	// verifier's `public_key` names its public half. Placeholders such as
-	// `{env.NAME}` are expanded.
+	// All instances behind one issuer must share it, and a verifier's
+	// `public_key` names its public half. Placeholders such as
+	// `{env.NAME}` are expanded. One of SigningKey and SigningKeys is
+	// required.
 	SigningKey string `json:"signing_key,omitempty"`
 
-	// Issuer is the `iss` of issued tokens. Default: the origin
-	// (scheme://host) of the token request. Set it when a proxy in front
-	// of Caddy changes the scheme or host, or when verifiers pin it.
+	// SigningKeys are more signing key files, after SigningKey: the first
+	// key of the two lists signs, and every key is served in the JWKS (kid:
+	// its RFC 7638 thumbprint), so verifiers learn a new key before it
+	// signs. Rotation: add the new key second and reload every instance;
+	// move it first and reload; drop the old one a token_lifetime later.
+	SigningKeys []string `json:"signing_keys,omitempty"`
+
+	// Issuer is the `iss` of issued tokens, fixed: never taken from a
+	// request's Host. Required in JSON; the Caddyfile defaults it to the
+	// site's address (e.g. `https://auth.example.com`), and requires it
+	// when the site has no fixed host or several.
 	Issuer string `json:"issuer,omitempty"`
 
 	// Audience is the `aud` of issued tokens. Default: the issuer.
 	Audience string `json:"audience,omitempty"`
 
+	// LimitStore is where failed client authentications are counted:
+	// `memory` (the default: this instance) or `redis` (every instance
+	// using the same Redis and key_prefix counts the same guesses; while
+	// Redis cannot answer, each instance counts in its memory). Per source
+	// address and client_id, a burst of 10 failures, then one per second,
+	// a 5-minute pause after 100 in a row; over the limit the answer is
+	// 429 with Retry-After and no secret is compared.
+	LimitStore *endpoint.StoreConfig `json:"limit_store,omitempty"`
+
 	server *oauthserver.Server
 	record endpoint.Recorder
 	logger *zap.Logger
 	now    func() time.Time
+	holds  endpoint.Holds
 }
 
 // OAuthClient is one client of the embedded Authorization Server.
@@ -90,6 +106,10 @@ type OAuthClient struct {
 	ClientID string `json:"client_id,omitempty"`
 	// ClientSecret is the client_secret; write it as a placeholder.
 	ClientSecret string `json:"client_secret,omitempty"`
+	// Scopes, if set, are all this client may ask for (each one of the
+	// server's scopes), and what a request of it without a scope gets.
+	// Default: the server's scopes.
+	Scopes []string `json:"scopes,omitempty"`
 }
 
 // CaddyModule returns the Caddy module information.
@@ -100,8 +120,8 @@ func (OAuthServer) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision resolves the client secrets, loads the signing key and builds
-// the server.
+// Provision resolves the client secrets, loads the signing keys, takes
+// the guess limiter (kept across reloads) and builds the server.
 func (s *OAuthServer) Provision(ctx caddy.Context) error {
 	if s.logger == nil { // a test may set its own
 		s.logger = ctx.Logger()
@@ -113,19 +133,27 @@ func (s *OAuthServer) Provision(ctx caddy.Context) error {
 	if err := s.Validate(); err != nil {
 		return err
 	}
-	clients, err := s.resolveClients()
+	clients, scopes, err := s.resolveClients()
 	if err != nil {
 		return err
 	}
-	key, err := loadSigningKey(s.SigningKey)
+	keys, err := loadSigningKeys(s.keyFiles())
 	if err != nil {
-		return fmt.Errorf("signing_key: %w", err)
+		return err
+	}
+	limiter, err := s.LimitStore.GuessLimiter(s.logger, &s.holds, s.Issuer)
+	if err != nil {
+		return fmt.Errorf("limit_store: %w", err)
 	}
 	srv, err := oauthserver.New(oauthserver.Config{
 		Clients:       clients,
+		ClientScopes:  scopes,
 		Scopes:        s.Scopes,
 		TokenLifetime: time.Duration(s.TokenLifetime),
-		Key:           key,
+		Keys:          keys,
+		Issuer:        s.Issuer,
+		Audience:      s.Audience,
+		Limiter:       limiter,
 		Now:           s.now,
 	})
 	if err != nil {
@@ -135,59 +163,14 @@ func (s *OAuthServer) Provision(ctx caddy.Context) error {
 	if err := meter.Register(ctx); err != nil {
 		return err
 	}
-	s.logger.Info("authorization server ready", zap.String("kid", srv.KeyID()), zap.Int("clients", len(clients)))
+	s.logger.Info("authorization server ready", zap.String("issuer", srv.Issuer()),
+		zap.String("kid", srv.KeyID()), zap.Strings("kids", srv.KeyIDs()), zap.Int("clients", len(clients)))
 	return nil
 }
 
-// Validate checks the configuration without changing it.
-func (s *OAuthServer) Validate() error {
-	switch {
-	case len(s.Clients) == 0:
-		return errors.New("no client configured: nobody could get a token")
-	case s.SigningKey == "":
-		return errors.New("signing_key is required (an Ed25519 PKCS#8 PEM file shared by all instances)")
-	case time.Duration(s.TokenLifetime) < 0:
-		return errors.New("token_lifetime must not be negative")
-	}
-	return nil
-}
-
-func (s *OAuthServer) resolveClients() (map[string]string, error) {
-	clients := make(map[string]string, len(s.Clients))
-	for i, c := range s.Clients {
-		if c.ClientID == "" {
-			return nil, fmt.Errorf("clients[%d]: client_id is empty", i)
-		}
-		if _, dup := clients[c.ClientID]; dup {
-			return nil, fmt.Errorf("client %q configured twice", c.ClientID)
-		}
-		secret, err := endpoint.ResolveSecret(c.ClientSecret)
-		if err != nil {
-			return nil, fmt.Errorf("client %q: secret: %w", c.ClientID, err)
-		}
-		// Checked on the resolved value: a placeholder may stand for
-		// anything. The error names the client, never the secret.
-		if n := utf8.RuneCountInString(secret); n < minClientSecretLen {
-			return nil, fmt.Errorf("client %q: client_secret is shorter than %d characters (%d): use a long random secret, e.g. openssl rand -base64 32",
-				c.ClientID, minClientSecretLen, n)
-		}
-		clients[c.ClientID] = secret
-	}
-	return clients, nil
-}
-
-// loadSigningKey reads the PEM key file at path (placeholders expanded).
-func loadSigningKey(path string) (ed25519.PrivateKey, error) {
-	pemBytes, err := endpoint.ReadKeyFile(path)
-	if err != nil {
-		return nil, err
-	}
-	key, err := oauthserver.ParsePrivateKey(pemBytes)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return key, nil
-}
+// Cleanup lets go of the pooled guess limiter (and its Redis client); the
+// next config's handler holds them already, so a reload keeps them.
+func (s *OAuthServer) Cleanup() error { return s.holds.Release() }
 
 // ServeHTTP answers POST with a token and GET/HEAD with the JWKS.
 func (s *OAuthServer) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
@@ -206,14 +189,10 @@ func (s *OAuthServer) serveToken(w http.ResponseWriter, r *http.Request) error {
 	if oerr != nil {
 		return s.record.Refuse(w, r, "", endpoint.FormError(oerr))
 	}
-	issuer := s.issuer(r)
-	audience := s.Audience
-	if audience == "" {
-		audience = issuer
-	}
-	issued, oerr := s.server.Exchange(form, r.Header.Get("Authorization"), issuer, audience)
+	auth := r.Header.Get("Authorization")
+	issued, oerr := s.server.Token(r.Context(), oauthserver.TokenRequest{Form: form, Authorization: auth, Addr: clientAddr(r)})
 	if oerr != nil {
-		return s.record.Refuse(w, r, "", oerr, clientIDFields(s.server.PresentedClientID(form, r.Header.Get("Authorization")))...)
+		return s.record.Refuse(w, r, "", oerr, clientIDFields(s.server.PresentedClientID(form, auth))...)
 	}
 	s.logger.Info("access token issued",
 		zap.String("client_id", issued.ClientID),
@@ -238,16 +217,14 @@ func (s *OAuthServer) serveJWKS(w http.ResponseWriter, r *http.Request) error {
 	return err
 }
 
-// issuer is the configured issuer or the request's origin.
-func (s *OAuthServer) issuer(r *http.Request) string {
-	if s.Issuer != "" {
-		return s.Issuer
+// clientAddr is the address failed authentications are counted by: the
+// client IP as Caddy sees it (its trusted_proxies setting decides whether a
+// forwarded one counts), else the connection's remote address.
+func clientAddr(r *http.Request) string {
+	if ip, ok := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string); ok && ip != "" {
+		return ip
 	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host
+	return r.RemoteAddr
 }
 
 // clientIDFields are the log fields of the client_id of a refused request.
@@ -272,6 +249,7 @@ func clientIDFields(id string, known bool) []zap.Field {
 var (
 	_ caddy.Provisioner           = (*OAuthServer)(nil)
 	_ caddy.Validator             = (*OAuthServer)(nil)
+	_ caddy.CleanerUpper          = (*OAuthServer)(nil)
 	_ caddyhttp.MiddlewareHandler = (*OAuthServer)(nil)
 )
 

@@ -71,7 +71,8 @@ func TestOAuthServerShortSecretRefused(t *testing.T) {
 func observedAS(t *testing.T) (*observer.ObservedLogs, string) {
 	t.Helper()
 	keys := harness.NewASKeys(t)
-	s := &OAuthServer{Clients: []OAuthClient{{ClientID: harness.ClientID, ClientSecret: harness.ClientSecret}}, SigningKey: keys.PrivPath}
+	s := &OAuthServer{Clients: []OAuthClient{{ClientID: harness.ClientID, ClientSecret: harness.ClientSecret}}, SigningKey: keys.PrivPath,
+		Issuer: "https://observed.test"}
 	core, logs := observer.New(zapcore.DebugLevel)
 	s.logger = zap.New(core)
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
@@ -79,6 +80,7 @@ func observedAS(t *testing.T) (*observer.ObservedLogs, string) {
 	if err := s.Provision(ctx); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = s.Cleanup() })
 	next := caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error { return nil })
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_ = s.ServeHTTP(w, r, next)

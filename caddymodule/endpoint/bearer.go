@@ -1,7 +1,9 @@
 package endpoint
 
 import (
+	"bytes"
 	"context"
+	"crypto"
 	"errors"
 	"fmt"
 	"net/http"
@@ -33,16 +35,32 @@ type BearerConfig struct {
 	// PublicKey is the path of a PEM file holding the AS's PKIX public key
 	// (RSA of 2048 bits or more, ECDSA P-256 or Ed25519): no network hop.
 	// Use it instead of `jwks_url`, e.g. with the embedded server's key.
+	// A file may hold several PEM blocks, or be a JWK Set (JSON).
 	PublicKey string `json:"public_key,omitempty"`
 
-	// Issuer is the required `iss` of JWT access tokens (required with
-	// `jwks_url` or `public_key`); for introspection, the required `iss`
-	// of the answer when set.
+	// PublicKeys are more public key files, beside PublicKey: every key of
+	// them all verifies, chosen by the token's `kid` (the key's RFC 7638
+	// thumbprint, as the embedded server writes it; with exactly one key a
+	// token need not name it). Give the embedded server's old and new key
+	// while its signing key is rotated.
+	PublicKeys []string `json:"public_keys,omitempty"`
+
+	// Issuer is the required `iss` of JWT access tokens (Issuer or Issuers
+	// is required with `jwks_url` or `public_key`); for introspection, the
+	// required `iss` of the answer when set.
 	Issuer string `json:"issuer,omitempty"`
 
-	// Audience is the value `aud` must be or contain (required for JWT
-	// access tokens; for introspection, checked when set).
+	// Issuers are more accepted values of `iss`, beside Issuer.
+	Issuers []string `json:"issuers,omitempty"`
+
+	// Audience is the value `aud` must be or contain (Audience or
+	// Audiences is required for JWT access tokens; for introspection,
+	// checked when set).
 	Audience string `json:"audience,omitempty"`
+
+	// Audiences are more accepted audiences, beside Audience: `aud` must be
+	// or contain one of them all.
+	Audiences []string `json:"audiences,omitempty"`
 
 	// Scopes are scopes the token must all grant, read from `scope` (a
 	// space-separated string or an array) or `scp`. Default: none.
@@ -75,13 +93,14 @@ type BearerConfig struct {
 
 // Validate checks the configuration without changing it.
 func (b *BearerConfig) Validate() error {
-	hasJWT := b.JWKSURL != "" || b.PublicKey != ""
+	hasKeys := len(b.keyFiles()) > 0
+	hasJWT := b.JWKSURL != "" || hasKeys
 	switch {
-	case b.JWKSURL != "" && b.PublicKey != "":
+	case b.JWKSURL != "" && hasKeys:
 		return errors.New("bearer: jwks_url and public_key are exclusive: choose one")
 	case !hasJWT && b.IntrospectionURL == "":
 		return errors.New("bearer: needs jwks_url, public_key or introspection_url")
-	case hasJWT && (b.Issuer == "" || b.Audience == ""):
+	case hasJWT && ((b.Issuer == "" && len(b.Issuers) == 0) || (b.Audience == "" && len(b.Audiences) == 0)):
 		return errors.New("bearer: JWT access tokens need issuer and audience")
 	case b.IntrospectionURL != "" && (b.IntrospectionClientID == "" || b.IntrospectionClientSecret == ""):
 		return errors.New("bearer: introspection_url needs introspection_client <client_id> <client_secret>")
@@ -111,7 +130,7 @@ func (b *BearerConfig) provision(ctx caddy.Context) (bearerauth.Verifier, error)
 		return nil, err
 	}
 	var v bearerauth.ByShape
-	if b.JWKSURL != "" || b.PublicKey != "" {
+	if b.JWKSURL != "" || len(b.keyFiles()) > 0 {
 		jwtV, err := b.provisionJWT(ctx)
 		if err != nil {
 			return nil, err
@@ -136,7 +155,9 @@ func (b *BearerConfig) provisionJWT(ctx caddy.Context) (*bearerauth.JWTVerifier,
 	v, err := bearerauth.NewJWTVerifier(bearerauth.JWTConfig{
 		Keys:           keys,
 		Issuer:         b.Issuer,
+		Issuers:        b.Issuers,
 		Audience:       b.Audience,
+		Audiences:      b.Audiences,
 		RequiredScopes: b.Scopes,
 		ClockSkew:      OrDefault(b.ClockSkew, DefaultClockSkew),
 	})
@@ -146,10 +167,10 @@ func (b *BearerConfig) provisionJWT(ctx caddy.Context) (*bearerauth.JWTVerifier,
 	return v, nil
 }
 
-// keySource is the JWKS or the fixed public key.
+// keySource is the JWKS or the fixed public keys.
 func (b *BearerConfig) keySource(ctx caddy.Context) (bearerauth.KeySource, error) {
-	if b.PublicKey != "" {
-		return loadPublicKey(b.PublicKey)
+	if files := b.keyFiles(); len(files) > 0 {
+		return loadPublicKeys(files)
 	}
 	logger := ctx.Logger()
 	keys, err := bearerauth.NewJWKS(ctx, bearerauth.JWKSConfig{
@@ -171,21 +192,45 @@ func (b *BearerConfig) keySource(ctx caddy.Context) (bearerauth.KeySource, error
 	return keys, nil
 }
 
-// loadPublicKey reads a PEM public key from path (placeholders allowed).
-func loadPublicKey(path string) (*bearerauth.StaticKey, error) {
-	data, err := ReadKeyFile(path)
+// keyFiles are the public key files, PublicKey first.
+func (b *BearerConfig) keyFiles() []string {
+	var files []string
+	if b.PublicKey != "" {
+		files = append(files, b.PublicKey)
+	}
+	return append(files, b.PublicKeys...)
+}
+
+// loadPublicKeys reads the public key files (placeholders allowed): PEM
+// files of one or more keys, or one JWK Set file.
+func loadPublicKeys(paths []string) (bearerauth.KeySource, error) {
+	var pubs []crypto.PublicKey
+	for _, path := range paths {
+		data, err := ReadKeyFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("bearer: public_key: %w", err)
+		}
+		if trimmed := bytes.TrimSpace(data); len(trimmed) > 0 && trimmed[0] == '{' {
+			if len(paths) > 1 {
+				return nil, fmt.Errorf("bearer: public_key %s is a JWK Set: give it alone, or put every key in it", path)
+			}
+			keys, err := bearerauth.NewJWKSFromJSON(trimmed)
+			if err != nil {
+				return nil, fmt.Errorf("bearer: public_key %s: %w", path, err)
+			}
+			return keys, nil
+		}
+		found, err := bearerauth.ParsePublicKeysPEM(data)
+		if err != nil {
+			return nil, fmt.Errorf("bearer: public_key %s: %w", path, err)
+		}
+		pubs = append(pubs, found...)
+	}
+	keys, err := bearerauth.NewStaticKeys(pubs...)
 	if err != nil {
 		return nil, fmt.Errorf("bearer: public_key: %w", err)
 	}
-	pub, err := bearerauth.ParsePublicKeyPEM(data)
-	if err != nil {
-		return nil, fmt.Errorf("bearer: public_key %s: %w", path, err)
-	}
-	key, err := bearerauth.NewStaticKey(pub)
-	if err != nil {
-		return nil, fmt.Errorf("bearer: public_key %s: %w", path, err)
-	}
-	return key, nil
+	return keys, nil
 }
 
 func (b *BearerConfig) provisionIntrospection() (*bearerauth.IntrospectionVerifier, error) {
@@ -198,7 +243,9 @@ func (b *BearerConfig) provisionIntrospection() (*bearerauth.IntrospectionVerifi
 		ClientID:       b.IntrospectionClientID,
 		ClientSecret:   secret,
 		Issuer:         b.Issuer,
+		Issuers:        b.Issuers,
 		Audience:       b.Audience,
+		Audiences:      b.Audiences,
 		RequiredScopes: b.Scopes,
 		ClockSkew:      OrDefault(b.ClockSkew, DefaultClockSkew),
 	})

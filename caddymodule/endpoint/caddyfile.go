@@ -2,6 +2,7 @@ package endpoint
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
@@ -167,9 +168,9 @@ func nonEmpty(s string) string {
 // Syntax:
 //
 //	bearer {
-//	    jwks_url <url>                 # or: public_key <path to PEM>
-//	    issuer <iss>
-//	    audience <aud>
+//	    jwks_url <url>                 # or: public_key <path to PEM or JWK Set>...
+//	    issuer <iss>...
+//	    audience <aud>...
 //	    scope <required scope>...
 //	    introspection_url <url>        # for opaque tokens
 //	    introspection_client <client_id> <client_secret>
@@ -178,7 +179,9 @@ func nonEmpty(s string) string {
 //	    jwks_min_refresh_interval <duration>  # default 1m
 //	}
 //
-// Each subdirective may appear once. Placeholders are kept for Provision.
+// public_key, issuer and audience repeat (or take several values): every
+// key verifies (chosen by kid), every issuer and audience is accepted.
+// The others may appear once. Placeholders are kept for Provision.
 func ParseBearer(d *caddyfile.Dispenser) (*BearerConfig, error) {
 	if d.NextArg() {
 		return nil, d.ArgErr()
@@ -186,7 +189,7 @@ func ParseBearer(d *caddyfile.Dispenser) (*BearerConfig, error) {
 	b := new(BearerConfig)
 	seen := make(map[string]bool)
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		if seen[d.Val()] {
+		if seen[d.Val()] && !bearerRepeatable[d.Val()] {
 			return nil, d.Errf("bearer: subdirective %q given more than once", d.Val())
 		}
 		seen[d.Val()] = true
@@ -195,11 +198,11 @@ func ParseBearer(d *caddyfile.Dispenser) (*BearerConfig, error) {
 		case "jwks_url":
 			err = ParseSingle(d, &b.JWKSURL)
 		case "public_key":
-			err = ParseSingle(d, &b.PublicKey)
+			err = parseOneAndMore(d, &b.PublicKey, &b.PublicKeys)
 		case "issuer":
-			err = ParseSingle(d, &b.Issuer)
+			err = parseOneAndMore(d, &b.Issuer, &b.Issuers)
 		case "audience":
-			err = ParseSingle(d, &b.Audience)
+			err = parseOneAndMore(d, &b.Audience, &b.Audiences)
 		case "scope":
 			err = ParseArgs(d, &b.Scopes)
 		case "introspection_url":
@@ -227,6 +230,34 @@ func ParseBearer(d *caddyfile.Dispenser) (*BearerConfig, error) {
 		return nil, d.Errf("%v", err)
 	}
 	return b, nil
+}
+
+// bearerRepeatable are the bearer subdirectives that may repeat.
+var bearerRepeatable = map[string]bool{"public_key": true, "issuer": true, "audience": true}
+
+// parseOneAndMore reads the values of a repeatable subdirective: the first
+// of the block into one (so a one-value config's JSON is as before), the
+// others into more. A value given twice is an error.
+func parseOneAndMore(d *caddyfile.Dispenser, one *string, more *[]string) error {
+	name := d.Val()
+	args := d.RemainingArgs()
+	if len(args) == 0 {
+		return d.ArgErr()
+	}
+	for _, v := range args {
+		if v == "" {
+			return d.Errf("bearer: %s is empty", name)
+		}
+		if v == *one || slices.Contains(*more, v) {
+			return d.Errf("bearer: %s %s given twice", name, v)
+		}
+		if *one == "" {
+			*one = v
+		} else {
+			*more = append(*more, v)
+		}
+	}
+	return nil
 }
 
 // ParseFlag sets a subdirective that takes no argument.

@@ -45,3 +45,29 @@ var processNonces = sinchauth.NewMemoryReplayStore(testhook.Now)
 // ProcessNonceCount is how many nonces the process remembers (for tests
 // and the soak's figures).
 func ProcessNonceCount() int { return processNonces.Len() }
+
+// pooledValue is a value of the pool with nothing to destroy.
+type pooledValue struct{ v any }
+
+func (pooledValue) Destruct() error { return nil }
+
+// Pooled returns the value the pool holds under key, made by mk if no
+// config holds one yet, and holds it in holds. A reload does not remake it:
+// the old and the new config overlap, so the value lives on until the last
+// config using key is cleaned up. Keys are namespaced by their caller
+// (e.g. "sinch_oauth_server.limiter/...").
+func Pooled[T any](holds *Holds, key string, mk func() (T, error)) (T, error) {
+	val, _, err := pool.LoadOrNew(key, func() (caddy.Destructor, error) {
+		v, err := mk()
+		if err != nil {
+			return nil, err
+		}
+		return pooledValue{v}, nil
+	})
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	holds.add(key)
+	return val.(pooledValue).v.(T), nil
+}

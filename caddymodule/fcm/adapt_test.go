@@ -15,6 +15,7 @@ func TestAdaptAltAEndpoints(t *testing.T) {
 		sinch_oauth_server {
 			client sinch {env.SINCH_OAUTH_CLIENT_SECRET}
 			signing_key {env.SIGNING_KEY_PATH}
+			issuer https://auth.example.com
 		}
 	}
 	route /fcm {
@@ -58,6 +59,7 @@ func TestAdaptAltAEndpoints(t *testing.T) {
 														}
 													],
 													"handler": "sinch_oauth_server",
+													"issuer": "https://auth.example.com",
 													"signing_key": "{env.SIGNING_KEY_PATH}"
 												}
 											]

@@ -47,7 +47,9 @@ func TestParseBearerErrors(t *testing.T) {
 	const jwt = "jwks_url https://as/jwks\n issuer i\n audience a\n"
 	for name, tc := range map[string]struct{ src, want string }{
 		"unknown":             {"bearer {\n" + jwt + " frob x\n}", `unrecognized subdirective "frob"`},
-		"repeated":            {"bearer {\n" + jwt + " issuer j\n}", "more than once"},
+		"repeated":            {"bearer {\n" + jwt + " clock_skew 1s\n clock_skew 2s\n}", "more than once"},
+		"issuer twice":        {"bearer {\n" + jwt + " issuer j i\n}", "issuer i given twice"},
+		"key twice":           {"bearer {\n public_key /a.pem\n public_key /a.pem\n issuer i\n audience a\n}", "public_key /a.pem given twice"},
 		"empty":               {"bearer {\n}", "needs jwks_url, public_key or introspection_url"},
 		"both key sources":    {"bearer {\n" + jwt + " public_key /k.pem\n}", "exclusive"},
 		"no issuer":           {"bearer {\n jwks_url https://as/jwks\n audience a\n}", "issuer and audience"},

@@ -5,7 +5,6 @@
 package harness
 
 import (
-	"bufio"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
@@ -20,7 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddyserver/caddy/v2/caddytest"
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/hmsgate/caddy-sinch-hms/caddymodule/internal/testhook"
@@ -84,31 +82,6 @@ func EnvPort(name string, def int) int {
 		return v
 	}
 	return def
-}
-
-// StartCaddy loads caddyfile into the in-process Caddy of caddytest and
-// fails the test loudly if Caddy did not take it (caddytest alone may skip).
-func StartCaddy(t *testing.T, caddyfile string) *caddytest.Tester {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("integration test against a real Caddy; skipped with -short")
-	}
-	loaded := false
-	t.Cleanup(func() {
-		if !loaded {
-			t.Errorf("Caddy did not load the test config")
-		}
-	})
-	tester := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{
-		AdminPort:          AdminPort,
-		TestRequestTimeout: 20 * time.Second,
-	})
-	tester.InitServer(GlobalOptions+caddyfile, "caddyfile")
-	if t.Failed() {
-		t.FailNow()
-	}
-	loaded = true
-	return tester
 }
 
 // HMSSite is a Caddyfile site serving the token endpoint with the given
@@ -314,60 +287,6 @@ func (a Answer) WantStoreDown(t *testing.T) {
 	}
 }
 
-// AdminURL is the test Caddy's admin endpoint.
-var AdminURL = fmt.Sprintf("http://localhost:%d", AdminPort)
-
-// Metrics scrapes the admin endpoint's /metrics and returns every sample
-// as "name{labels}" -> value, labels as Prometheus writes them (sorted).
-func Metrics(t *testing.T) map[string]float64 {
-	t.Helper()
-	resp, err := http.Get(AdminURL + "/metrics")
-	if err != nil {
-		t.Fatalf("scraping /metrics: %v", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("/metrics: HTTP %d", resp.StatusCode)
-	}
-	out := make(map[string]float64)
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if err != nil {
-			t.Fatalf("bad sample line %q", line)
-		}
-		out[line[:i]] = v
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-// Sample returns the value of one series, failing if it is absent.
-func Sample(t *testing.T, m map[string]float64, series string) float64 {
-	t.Helper()
-	v, ok := m[series]
-	if !ok {
-		t.Fatalf("series %s not exposed", series)
-	}
-	return v
-}
-
-// Delta asserts that series moved by want between two scrapes.
-func Delta(t *testing.T, before, after map[string]float64, series string, want float64) {
-	t.Helper()
-	if got := Sample(t, after, series) - before[series]; got != want {
-		t.Errorf("%s moved by %v, want %v", series, got, want)
-	}
-}
-
 // Fixtures of the embedded Authorization Server tests.
 const (
 	ASPath       = "/oauth2/token"
@@ -448,23 +367,4 @@ func DumpLogs(logs *observer.ObservedLogs) string {
 		fmt.Fprintf(&b, "  %s %s\n", e.Level, EntryText(e))
 	}
 	return b.String()
-}
-
-// TestConfigLoadErrors loads broken configs into a real Caddy: each must be
-// refused with a message naming the problem.
-// LoadError posts a Caddyfile to the running test Caddy's admin /load and
-// returns the error it answers; the load must fail.
-func LoadError(t *testing.T, caddyfileSrc string) string {
-	t.Helper()
-	url := fmt.Sprintf("http://localhost:%d/load", AdminPort)
-	resp, err := http.Post(url, "text/caddyfile", strings.NewReader(caddyfileSrc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode == http.StatusOK {
-		t.Fatalf("config loaded, want an error")
-	}
-	return string(body)
 }
