@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,11 +21,21 @@ import (
 // take consecutive ports from a range of their own, away from the single
 // servers' range: 127.0.0.1:9220-9279 by default, moved by
 // SINCH_HMS_TEST_REDIS_GROUP_PORT_BASE (its size stays groupPortCount).
+// The process tests (redisha.test), which `go test ./...` runs beside
+// redisstore.test, take a range of their own: 9640-9699 by default, or the
+// groupPortCount ports after the moved range.
 const groupPortCount = 60
 
 func groupPortBase() int {
+	own := strings.TrimSuffix(filepath.Base(os.Args[0]), ".test") == "redisha"
 	if v, err := strconv.Atoi(os.Getenv("SINCH_HMS_TEST_REDIS_GROUP_PORT_BASE")); err == nil && v > 0 {
+		if own {
+			return v + groupPortCount
+		}
 		return v
+	}
+	if own {
+		return 9640
 	}
 	return 9220
 }
