@@ -10,35 +10,21 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hmsgate/caddy-sinch-hms/caddymodule/internal/harness"
+	"github.com/hmsgate/caddy-sinch-hms/internal/caddyproc"
 	"github.com/hmsgate/caddy-sinch-hms/sinchauth"
 )
 
-// buildCaddy builds ./cmd/caddy, the project's Caddy, into a temporary
-// directory and returns the binary's path.
+// buildCaddy builds ./cmd/caddy, the project's Caddy, once for the test
+// binary (see TestMain) and returns the binary's path.
 func buildCaddy(t *testing.T) string {
 	t.Helper()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("the go tool is needed to build ./cmd/caddy: %v", err)
-	}
-	bin := filepath.Join(t.TempDir(), "caddy")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, goTool, "build", "-o", bin, "./cmd/caddy")
-	cmd.Dir = "../.." // the module root
-	start := time.Now()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/caddy: %v\n%s", err, out)
-	}
-	t.Logf("built ./cmd/caddy in %v", time.Since(start).Round(time.Millisecond))
-	return bin
+	return caddyproc.Build(t, "../..") // the module root
 }
 
 // runBinary runs the built Caddy with args and extra environment and
