@@ -28,21 +28,25 @@ func TestConfigurationPageCoversEveryOption(t *testing.T) {
 	}
 	page := string(raw)
 	for _, s := range []struct {
-		heading string // the section's "## " heading
-		file    string // the parser's source
-		fn      string // the parser function
-		config  any    // the config struct
+		heading string   // the section's "## " heading
+		file    string   // the parser's source
+		fns     []string // the parser functions
+		config  any      // the config struct
 	}{
-		{"## `sinch_hms`", "hms/caddyfile.go", "UnmarshalCaddyfile", hms.Handler{}},
-		{"## `sinch_fcm`", "fcm/caddyfile.go", "UnmarshalCaddyfile", fcm.FCMHandler{}},
-		{"## `sinch_oauth_server`", "authserver/caddyfile.go", "UnmarshalCaddyfile", authserver.OAuthServer{}},
-		{"## The `bearer` block", "endpoint/caddyfile.go", "ParseBearer", endpoint.BearerConfig{}},
-		{"## The Redis store block", "endpoint/caddyfile.go", "parseRedisStore", endpoint.StoreConfig{}},
+		{"## `sinch_hms`", "hms/caddyfile.go", []string{"UnmarshalCaddyfile"}, hms.Handler{}},
+		{"## `sinch_fcm`", "fcm/caddyfile.go", []string{"UnmarshalCaddyfile"}, fcm.FCMHandler{}},
+		{"## `sinch_oauth_server`", "authserver/caddyfile.go", []string{"UnmarshalCaddyfile"}, authserver.OAuthServer{}},
+		{"## The `bearer` block", "endpoint/caddyfile.go", []string{"ParseBearer"}, endpoint.BearerConfig{}},
+		{"## The Redis store block", "endpoint/caddyfile_store.go", []string{"parseRedisStore", "parseSentinel", "parseRedisTLS"}, endpoint.StoreConfig{}},
 	} {
 		section := sectionOf(t, page, s.heading)
-		names := caseLabels(t, s.file, s.fn)
-		if len(names) == 0 {
-			t.Errorf("%s %s: no subdirectives found", s.file, s.fn)
+		var names []string
+		for _, fn := range s.fns {
+			found := caseLabels(t, s.file, fn)
+			if len(found) == 0 {
+				t.Errorf("%s %s: no subdirectives found", s.file, fn)
+			}
+			names = append(names, found...)
 		}
 		for _, n := range append(names, jsonFields(reflect.TypeOf(s.config))...) {
 			if !strings.Contains(section, n) {

@@ -17,6 +17,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/hmsgate/caddy-sinch-hms/caddymodule/internal/harness"
+	"github.com/hmsgate/caddy-sinch-hms/internal/caddyproc"
 	"github.com/hmsgate/caddy-sinch-hms/oauthserver"
 	"github.com/hmsgate/caddy-sinch-hms/sinchauth"
 )
@@ -36,7 +37,7 @@ func TestBuiltCaddy(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds ./cmd/caddy and runs two Caddy processes; skipped with -short")
 	}
-	bin := harness.BuildCaddy(t)
+	bin := caddyproc.Build(t, "../..") // the module root
 	t.Run("rotation", func(t *testing.T) { testRotation(t, bin) })
 	t.Run("guess rate", func(t *testing.T) {
 		g := measureGuesses(t, bin, 0)
@@ -117,10 +118,10 @@ func testRotation(t *testing.T, bin string) {
 		{"[new,old]", []harness.ASKeys{newKey, oldKey}},
 		{"[new]", []harness.ASKeys{newKey}},
 	}
-	var procs [2]*harness.Process
+	var procs [2]*caddyproc.Process
 	at := [2]int{} // the step each instance is at
 	for i := range procs {
-		procs[i] = harness.StartProcess(t, bin, procAdmin[i], rotationConfig(i, steps[0].keys, emu.URL))
+		procs[i] = caddyproc.Start(t, bin, "instance "+string("AB"[i]), rotationConfig(i, steps[0].keys, emu.URL), procAdmin[i], "")
 	}
 	client := &http.Client{Timeout: 10 * time.Second}
 	// A reload's old server, shutting down after /load has answered,
@@ -202,14 +203,14 @@ func testRotation(t *testing.T, bin string) {
 	t.Cleanup(func() {
 		if t.Failed() {
 			for i, p := range procs {
-				t.Logf("output of instance %c:\n%s", "AB"[i], p.Output())
+				t.Logf("output of instance %c:\n%s", "AB"[i], p.Log())
 			}
 		}
 	})
 	check("start " + steps[0].label)
 	for s := 1; s < len(steps); s++ {
 		for i := range procs {
-			procs[i].Load(t, rotationConfig(i, steps[s].keys, emu.URL))
+			procs[i].Load(rotationConfig(i, steps[s].keys, emu.URL))
 			at[i] = s
 			client.CloseIdleConnections()
 			check(fmt.Sprintf("%s on %c", steps[s].label, "AB"[i]))
@@ -253,7 +254,7 @@ func measureGuesses(t *testing.T, bin string, i int) guesses {
 	}
 }
 `, procHTTP[i], harness.ASPath, harness.ClientID, harness.ClientSecret, keys.PrivPath)
-	p := harness.StartProcess(t, bin, procAdmin[i], cfg)
+	p := caddyproc.Start(t, bin, "guess target", cfg, procAdmin[i], "")
 	target := fmt.Sprintf("http://localhost:%d%s", procHTTP[i], harness.ASPath)
 	from := func(ip string) *http.Client {
 		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
@@ -301,7 +302,7 @@ func measureGuesses(t *testing.T, bin string, i int) guesses {
 	t.Logf("%s: %d answers to wrong secrets in %v from one address over 4 connections (%.0f/s): %d compared and refused 401 (%.1f guesses/s), %d refused 429 uncompared, %d other; Sinch's right secret from another address: %d of %d answered 200",
 		bin, g.answers, guessFor, float64(g.answers)/secs, g.compared, float64(g.compared)/secs, g.limited, g.other, g.sinchOK, g.sinchTotal)
 	if g.other > 0 {
-		t.Logf("output of %s:\n%s", bin, p.Output())
+		t.Logf("output of %s:\n%s", bin, p.Log())
 	}
 	return g
 }

@@ -1,14 +1,10 @@
 package endpoint
 
 import (
-	"regexp"
 	"slices"
-	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-
-	"github.com/hmsgate/caddy-sinch-hms/redisstore"
 )
 
 // Caddyfile helpers the three directives share.
@@ -57,111 +53,6 @@ func ParseDuration(d *caddyfile.Dispenser, dst *caddy.Duration) error {
 	}
 	*dst = caddy.Duration(dur)
 	return nil
-}
-
-// ParseStore reads a store: `memory`, or `redis` with a URL and/or a
-// block (see parseRedisStore); d is on the store's subdirective.
-func ParseStore(d *caddyfile.Dispenser, dst **StoreConfig) error {
-	name := d.Val()
-	if !d.NextArg() {
-		return d.ArgErr()
-	}
-	switch backend := d.Val(); backend {
-	case "memory":
-		*dst = &StoreConfig{Backend: backend}
-	case "redis":
-		return parseRedisStore(d, name, dst)
-	default:
-		if !optionName.MatchString(backend) { // a URL, maybe with a password, without `redis` before it
-			return d.Errf("%s: unknown backend (not shown: it may hold a password; supported: memory, redis <url>)", name)
-		}
-		return d.Errf("%s: unknown backend %q (supported: memory, redis)", name, backend)
-	}
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	return nil
-}
-
-// parseRedisStore parses the rest of a redis store; d is on `redis`:
-//
-//	<name> redis [<url>] [{
-//	    url <url>             # instead of the one after redis
-//	    username <user>
-//	    password <password>   # any bytes; best {env.NAME} or {file./path}
-//	    key_prefix <prefix>
-//	}]
-//
-// A literal URL is parsed here so that a bad one is reported with its line;
-// one holding placeholders is parsed in Provision. No error here quotes a
-// token of the line (the Dispenser's ArgErr does): it may be a password.
-func parseRedisStore(d *caddyfile.Dispenser, name string, dst **StoreConfig) error {
-	sc := &StoreConfig{Backend: backendRedis}
-	if d.NextArg() {
-		sc.URL = d.Val()
-		if d.NextArg() {
-			return d.Errf("%s redis: wrong argument count: one URL (a password goes in the block: password {env.REDIS_PASSWORD})", name)
-		}
-	}
-	seen := make(map[string]bool)
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		opt := d.Val()
-		var field *string
-		switch opt {
-		case "url":
-			if sc.URL != "" && !seen[opt] {
-				return d.Errf("%s redis: the URL is given twice, after redis and as url", name)
-			}
-			field = &sc.URL
-		case "username":
-			field = &sc.Username
-		case "password":
-			field = &sc.Password
-		case "key_prefix":
-			field = &sc.KeyPrefix
-		default:
-			if !optionName.MatchString(opt) { // a URL or password put on a line of its own
-				return d.Errf("%s redis: unrecognized option (not shown: it may hold a password); options: url, username, password, key_prefix", name)
-			}
-			return d.Errf("%s redis: unrecognized option %q", name, opt)
-		}
-		if seen[opt] {
-			return d.Errf("%s redis: %s given more than once", name, opt)
-		}
-		seen[opt] = true
-		args := d.RemainingArgs()
-		if len(args) != 1 {
-			return d.Errf("%s redis: %s takes exactly one argument (quote a value holding spaces)", name, opt)
-		}
-		if args[0] == "" {
-			return d.Errf("%s redis: %s is empty", name, opt)
-		}
-		*field = args[0]
-	}
-	if sc.URL == "" {
-		return d.Errf("%s redis needs a URL: `redis <url>`, or `url <url>` in its block; e.g. redis://redis.internal:6379/0 with `password {env.REDIS_PASSWORD}` in the block", name)
-	}
-	if !strings.Contains(sc.URL, "{") {
-		// Stand-ins for the credentials: only whether they are set counts.
-		cred := redisstore.Credentials{Username: nonEmpty(sc.Username), Password: nonEmpty(sc.Password)}
-		if _, err := redisstore.ParseURL(sc.URL, cred); err != nil {
-			return d.Errf("%s: %v", name, err)
-		}
-	}
-	*dst = sc
-	return nil
-}
-
-// optionName is what an option's name looks like; anything else is not
-// quoted in an error.
-var optionName = regexp.MustCompile(`^[a-z_]{1,32}$`)
-
-// nonEmpty is "x" if s is set, else "".
-func nonEmpty(s string) string {
-	if s == "" {
-		return ""
-	}
-	return "x"
 }
 
 // ParseBearer parses a `bearer` block; d is positioned on `bearer`.

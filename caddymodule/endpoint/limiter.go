@@ -25,7 +25,7 @@ func (sc *StoreConfig) GuessLimiter(logger *zap.Logger, holds *Holds, scope stri
 			return authlimit.NewMemory(authlimit.MemoryConfig{Now: testhook.Now})
 		})
 	}
-	c, err := sc.client(logger, holds)
+	c, _, err := sc.client(logger, holds)
 	if err != nil {
 		return nil, err
 	}

@@ -1,19 +1,10 @@
 package endpoint
 
 import (
-	"context"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"regexp"
-	"strings"
 	"time"
 
-	"github.com/caddyserver/caddy/v2"
-	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
 	"github.com/hmsgate/caddy-sinch-hms/redisstore"
@@ -22,43 +13,108 @@ import (
 )
 
 // The `replay_store` and `token_store` blocks: the glue between the config
-// and package redisstore. Redis clients live in the pool, keyed by their
-// URL and credentials, so a reload reuses the connections and the last
-// config using one closes it.
+// and package redisstore. Redis clients live in the pool, one per
+// redisstore.Options.PoolKey (the target and everything that shapes the
+// connection), so a reload reuses the connections, both stores and every
+// handler naming one target share one client, and the last config using
+// it closes it (see redisconn.go).
 
-// StoreConfig chooses where shared state lives.
+// StoreConfig chooses where shared state lives. For the `redis` backend
+// exactly one of URL, Sentinel and Cluster names the Redis.
 type StoreConfig struct {
 	// Backend is `memory` (the default: this Caddy instance only) or
 	// `redis` (shared by every instance using the same Redis).
 	Backend string `json:"backend,omitempty"`
-	// URL is the Redis URL for the `redis` backend:
+	// URL is a standalone Redis for the `redis` backend:
 	// `redis://[user:password@]host[:port][/db]`, `rediss://` for TLS, query
 	// options as go-redis's ParseURL reads them. Placeholders such as
 	// `{env.NAME}` are expanded in Provision. Give the password with
 	// Password rather than in the URL, where one holding `/ ? # % @` must
 	// be percent-encoded.
 	URL string `json:"url,omitempty"`
-	// Username is the Redis ACL user (`redis` backend); placeholders are
-	// expanded in Provision. Default: the URL's, or Redis's default user.
+	// Sentinel finds the primary through Redis Sentinel, instead of URL:
+	// go-redis's failover client follows the sentinels to the new primary
+	// after a failover.
+	Sentinel *SentinelConfig `json:"sentinel,omitempty"`
+	// Cluster is a Redis Cluster, instead of URL: go-redis's cluster
+	// client, which follows slot moves and failovers.
+	Cluster *ClusterConfig `json:"cluster,omitempty"`
+	// Username is the Redis ACL user of the data nodes (`redis` backend);
+	// placeholders are expanded in Provision. Default: the URL's, or
+	// Redis's default user.
 	Username string `json:"username,omitempty"`
-	// Password is the Redis password (`redis` backend), any bytes, never
-	// put into a URL and never shown in an error or log. Write it as a
-	// `{env.NAME}` or `{file./path}` placeholder, expanded in Provision, so
-	// that it stays out of the JSON config. Default: the URL's, or none.
+	// Password is the data nodes' Redis password (`redis` backend), any
+	// bytes, never put into a URL and never shown in an error or log.
+	// Write it as a `{env.NAME}` or `{file./path}` placeholder, expanded in
+	// Provision, so that it stays out of the JSON config. Default: the
+	// URL's, or none.
 	Password string `json:"password,omitempty"`
+	// DB is the database number, for a URL (whose path may give it instead,
+	// not both) or Sentinel; a Cluster has database 0 only. Default: 0.
+	DB int `json:"db,omitempty"`
+	// TLS turns TLS on (for the sentinels too) and says how the servers'
+	// certificates are checked. Default: TLS only for a `rediss://` URL,
+	// verified against the system's roots.
+	TLS *TLSConfig `json:"tls,omitempty"`
+	// MinReplicasAcked (replay_store only): with N >= 1 a nonce counts as
+	// fresh only once Redis confirms (WAIT, within 500ms) that N replicas
+	// hold it, else the assertion is refused with 503 + Retry-After; an
+	// accepted assertion is then refused after its primary fails over. 0
+	// (the default): Redis replicates asynchronously, and a failover can
+	// forget the last nonces accepted.
+	MinReplicasAcked int `json:"min_replicas_acked,omitempty"`
 	// KeyPrefix starts every Redis key, so that several deployments can share
 	// one Redis. Default: `sinch_hms:`.
 	KeyPrefix string `json:"key_prefix,omitempty"`
+}
+
+// SentinelConfig finds the primary through Redis Sentinel.
+type SentinelConfig struct {
+	// Addrs are the sentinels, `host:port` (placeholders expanded in
+	// Provision). At least one; give every sentinel.
+	Addrs []string `json:"addrs,omitempty"`
+	// Master is the name the sentinels monitor the primary under
+	// (`sentinel monitor <name> ...`). Required.
+	Master string `json:"master,omitempty"`
+	// Username is the sentinels' own ACL user, if they have one (not the
+	// data nodes'). Default: none.
+	Username string `json:"username,omitempty"`
+	// Password is the sentinels' own password (their `requirepass`), any
+	// bytes, never shown; best a `{env.NAME}` or `{file./path}`
+	// placeholder. Default: none.
+	Password string `json:"password,omitempty"`
+}
+
+// ClusterConfig is a Redis Cluster.
+type ClusterConfig struct {
+	// Addrs are seed nodes, `host:port` (placeholders expanded in
+	// Provision); the client learns the rest from them. At least one.
+	Addrs []string `json:"addrs,omitempty"`
+}
+
+// TLSConfig turns TLS on for a Redis store.
+type TLSConfig struct {
+	// CAFile is a PEM file of the CAs that verify the servers. Default:
+	// the system's roots.
+	CAFile string `json:"ca_file,omitempty"`
+	// ServerName is the name checked in the servers' certificates.
+	// Default: the host dialled.
+	ServerName string `json:"server_name,omitempty"`
+	// CertFile and KeyFile are a client certificate and its key (PEM),
+	// both or neither. Default: none.
+	CertFile string `json:"cert_file,omitempty"`
+	KeyFile  string `json:"key_file,omitempty"`
+	// InsecureSkipVerify turns off every check of the servers'
+	// certificates: anyone on the network path can then read the password
+	// and answer in Redis's place, and so accept replays. Logged as a
+	// warning on every config load. Default: false.
+	InsecureSkipVerify bool `json:"insecure_skip_verify,omitempty"`
 }
 
 const (
 	backendMemory = "memory"
 	backendRedis  = "redis"
 )
-
-// redisStartupPing bounds the connectivity check made when a client is
-// created; it only logs, it never fails the config.
-const redisStartupPing = 2 * time.Second
 
 // IsRedis reports whether s selects the Redis backend.
 func (s *StoreConfig) IsRedis() bool { return s != nil && s.Backend == backendRedis }
@@ -71,19 +127,41 @@ func (s *StoreConfig) keyPrefix() string {
 	return s.KeyPrefix
 }
 
-// Validate checks a store config without changing it.
+// Validate checks a store config without changing it, reading any file
+// or resolving any placeholder (Provision does: see options).
 func (s *StoreConfig) Validate() error {
 	if s == nil {
 		return nil
 	}
 	switch s.Backend {
 	case "", backendMemory:
-		if s.URL != "" || s.KeyPrefix != "" || s.Username != "" || s.Password != "" {
-			return errors.New("url, username, password and key_prefix belong to the redis backend")
+		if *s != (StoreConfig{Backend: s.Backend}) {
+			return errors.New("url, sentinel, cluster, username, password, db, tls, min_replicas_acked and key_prefix belong to the redis backend")
 		}
 	case backendRedis:
-		if s.URL == "" {
-			return errors.New("the redis backend needs a url")
+		n := 0
+		for _, set := range []bool{s.URL != "", s.Sentinel != nil, s.Cluster != nil} {
+			if set {
+				n++
+			}
+		}
+		switch {
+		case n == 0:
+			return errors.New("the redis backend needs a url, a sentinel or a cluster")
+		case n > 1:
+			return errors.New("the redis backend takes one of url, sentinel and cluster")
+		case s.Sentinel != nil && (len(s.Sentinel.Addrs) == 0 || s.Sentinel.Master == ""):
+			return errors.New("sentinel needs the sentinels' addresses and master <name>")
+		case s.Cluster != nil && len(s.Cluster.Addrs) == 0:
+			return errors.New("cluster needs at least one address")
+		case s.Cluster != nil && s.DB != 0:
+			return errors.New("a cluster has database 0 only: drop db")
+		case s.DB < 0:
+			return errors.New("db must be 0 or more")
+		case s.MinReplicasAcked < 0:
+			return errors.New("min_replicas_acked must be 0 or more")
+		case s.TLS != nil && (s.TLS.CertFile == "") != (s.TLS.KeyFile == ""):
+			return errors.New("tls: give cert_file and key_file together")
 		}
 	default:
 		return fmt.Errorf("unknown backend %q (supported: memory, redis)", s.Backend)
@@ -91,121 +169,21 @@ func (s *StoreConfig) Validate() error {
 	return nil
 }
 
-// pooledRedis is a Redis client in the pool; the last config using it
-// closes it.
-type pooledRedis struct{ *redis.Client }
-
-func (p pooledRedis) Destruct() error { return p.Close() }
-
-// client resolves the store's URL, username and password (placeholders)
-// and returns the pooled client for them, held by holds. Handlers with the
-// same URL and credentials share one client. A Redis that is down does not
-// fail the config: each request fails closed (replays) or falls back
-// (tokens) until it is back. No error holds any part of the password, nor
-// of the URL's text (it may hold one).
-func (sc *StoreConfig) client(logger *zap.Logger, holds *Holds) (*redis.Client, error) {
-	rawURL, err := resolveRedisValue(sc.URL, true)
-	if err != nil {
-		return nil, fmt.Errorf("url: %w", err)
-	}
-	var cred redisstore.Credentials
-	if sc.Username != "" {
-		if cred.Username, err = resolveRedisValue(sc.Username, true); err != nil {
-			return nil, fmt.Errorf("username: %w", err)
-		}
-	}
-	if sc.Password != "" {
-		// Not trimmed: a password is any bytes ({file.*} drops one
-		// trailing newline, as for every secret).
-		if cred.Password, err = resolveRedisValue(sc.Password, false); err != nil {
-			return nil, fmt.Errorf("password: %w", err)
-		}
-	}
-	opts, err := redisstore.ParseURL(rawURL, cred)
-	if err != nil {
-		return nil, err
-	}
-	key := redisPoolKey(rawURL, cred)
-	val, _, err := pool.LoadOrNew(key, func() (caddy.Destructor, error) {
-		c := redis.NewClient(opts)
-		go pingRedis(logger, c, redisstore.Describe(opts))
-		return pooledRedis{c}, nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	holds.add(key)
-	return val.(pooledRedis).Client, nil
-}
-
-// redisPoolSalt keys the pool's hash of URL and credentials, so that a
-// pool key (in a debugger, a panic) cannot be checked against guessed
-// passwords.
-var redisPoolSalt = func() []byte {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b) // never fails (crypto/rand)
-	return b
-}()
-
-// redisPoolKey names the client for one URL and credentials.
-func redisPoolKey(rawURL string, cred redisstore.Credentials) string {
-	m := hmac.New(sha256.New, redisPoolSalt)
-	for _, part := range []string{rawURL, cred.Username, cred.Password} {
-		fmt.Fprintf(m, "%d:%s", len(part), part)
-	}
-	return "sinch_hms.redis/" + hex.EncodeToString(m.Sum(nil)[:12])
-}
-
-// exactPlaceholder is a value that is one placeholder and nothing else:
-// its text is config, not a secret, and may be named in an error.
-var exactPlaceholder = regexp.MustCompile(`^\{(env|file)\.[^{}]+\}$`)
-
-// resolveRedisValue is resolveSecret for a store's url, username and
-// password, with errors that never quote the value: caddy's replacer
-// quotes the placeholder it could not resolve, and `{...}` inside a
-// literal password (or a URL holding one) would be quoted with it.
-func resolveRedisValue(raw string, trim bool) (string, error) {
-	s, err := caddy.NewReplacer().ReplaceOrErr(raw, true, true)
-	if err != nil {
-		if exactPlaceholder.MatchString(raw) {
-			return "", fmt.Errorf("placeholder %s could not be resolved: not set, unreadable or empty", raw)
-		}
-		return "", errors.New("a placeholder in it could not be resolved, or is empty (the value is not shown: it may hold a password; braces in a literal value are written \\{ \\})")
-	}
-	if trim {
-		s = strings.TrimSpace(s)
-	}
-	if s == "" {
-		return "", errors.New("resolves to an empty value")
-	}
-	return s, nil
-}
-
-// pingRedis tells the operator at start-up, rather than at the first
-// refused request, that Redis cannot be reached.
-func pingRedis(logger *zap.Logger, c *redis.Client, redacted string) {
-	ctx, cancel := context.WithTimeout(context.Background(), redisStartupPing)
-	defer cancel()
-	if err := c.Ping(ctx).Err(); err != nil {
-		logger.Warn("redis cannot be reached: until it can, replay_store redis refuses assertions with 503 (fail closed) and token_store redis fetches from upstream without it",
-			zap.String("redis", redacted), zap.Error(err))
-		return
-	}
-	logger.Info("redis store connected", zap.String("redis", redacted))
-}
-
 // ReplayStore returns the replay store of a handler: the process's nonce
 // memory, in front of the pooled Redis store when the store is redis (s may
-// be nil: memory).
+// be nil: memory). Every failure of the Redis store (unreachable, failing
+// over, TLS refused, too few replicas acknowledging) makes the assertion
+// refused with replay_store_unavailable: 503 + Retry-After, never a replay.
 func (sc *StoreConfig) ReplayStore(logger *zap.Logger, now func() time.Time, holds *Holds) (sinchauth.ReplayStore, error) {
 	if !sc.IsRedis() {
 		return sinchauth.GuardedReplayStore{Local: processNonces}, nil
 	}
-	c, err := sc.client(logger, holds)
+	c, opts, err := sc.client(logger, holds)
 	if err != nil {
 		return nil, err
 	}
-	shared := &redisstore.ReplayStore{Client: c, Prefix: sc.KeyPrefix, Now: now, Logger: logger}
+	shared := opts.NewReplayStore(c, logger)
+	shared.Now = now
 	return sinchauth.GuardedReplayStore{Local: processNonces, Shared: shared}, nil
 }
 
@@ -218,15 +196,20 @@ type SharedToken struct {
 }
 
 // TokenFetcher puts the Redis token store between the in-memory cache and
-// the upstream when the store is redis: one upstream fetch for all
-// instances, the token sealed at rest under a key derived from the
-// application's secret (a reader of Redis alone cannot use it), and the
-// upstream fetched directly if Redis is down. Otherwise it returns inner.
+// the upstream when the store is redis, in every mode (standalone,
+// Sentinel, Cluster: the token and its lock share a hash tag): one
+// upstream fetch for all instances, the token sealed at rest under a key
+// derived from the application's secret (a reader of Redis alone cannot
+// use it), and the upstream fetched directly if Redis is down. Otherwise
+// it returns inner.
 func (sc *StoreConfig) TokenFetcher(logger *zap.Logger, now func() time.Time, holds *Holds, t SharedToken, inner tokencache.Fetcher) (tokencache.Fetcher, error) {
 	if !sc.IsRedis() {
 		return inner, nil
 	}
-	c, err := sc.client(logger, holds)
+	if sc.MinReplicasAcked != 0 {
+		return nil, errors.New("min_replicas_acked belongs to replay_store: a token store has nothing to protect across a failover (a lost token is fetched again)")
+	}
+	c, _, err := sc.client(logger, holds)
 	if err != nil {
 		return nil, err
 	}

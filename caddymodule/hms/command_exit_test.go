@@ -16,8 +16,16 @@ import (
 	"time"
 
 	"github.com/hmsgate/caddy-sinch-hms/caddymodule/internal/harness"
+	"github.com/hmsgate/caddy-sinch-hms/internal/caddyproc"
 	"github.com/hmsgate/caddy-sinch-hms/sinchauth"
 )
+
+// buildCaddy builds ./cmd/caddy, the project's Caddy, once for the test
+// binary (see TestMain) and returns the binary's path.
+func buildCaddy(t *testing.T) string {
+	t.Helper()
+	return caddyproc.Build(t, "../..") // the module root
+}
 
 // runBinary runs the built Caddy with args and extra environment and
 // returns its exit status and output. The secrets' environment variables
@@ -82,7 +90,7 @@ func TestCommandExitCodes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds ./cmd/caddy and runs a real Caddy; skipped with -short")
 	}
-	bin := harness.BuildCaddy(t)
+	bin := buildCaddy(t)
 	emu := harness.NewHuawei(t)
 	keys := harness.NewASKeys(t)
 	harness.StartCaddy(t, exitSite(keys, emu.URL))

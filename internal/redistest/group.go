@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,11 +21,21 @@ import (
 // take consecutive ports from a range of their own, away from the single
 // servers' range: 127.0.0.1:9220-9279 by default, moved by
 // SINCH_HMS_TEST_REDIS_GROUP_PORT_BASE (its size stays groupPortCount).
+// The process tests (redisha.test), which `go test ./...` runs beside
+// redisstore.test, take a range of their own: 9640-9699 by default, or the
+// groupPortCount ports after the moved range.
 const groupPortCount = 60
 
 func groupPortBase() int {
+	own := strings.TrimSuffix(filepath.Base(os.Args[0]), ".test") == "redisha"
 	if v, err := strconv.Atoi(os.Getenv("SINCH_HMS_TEST_REDIS_GROUP_PORT_BASE")); err == nil && v > 0 {
+		if own {
+			return v + groupPortCount
+		}
 		return v
+	}
+	if own {
+		return 9640
 	}
 	return 9220
 }
@@ -173,23 +184,53 @@ func StartSentinels(t testing.TB, downAfter time.Duration) *Sentinels {
 		g.Sentinels = append(g.Sentinels, StartOn(t, p, Options{Password: g.SentinelPassword, Sentinel: conf}))
 	}
 	// Ready once every sentinel knows the replica and the other sentinels.
+	g.waitSentinels(t, "know the replica and each other", func(c *redis.Client, ctx context.Context) (any, bool) {
+		m, err := c.Do(ctx, "SENTINEL", "MASTER", g.MasterName).Result()
+		return m, err == nil && field(m, "num-slaves") == "1" && field(m, "num-other-sentinels") == "2"
+	})
+	return g
+}
+
+// ReplicaSeen reports whether every sentinel lists addr as a replica
+// that is up (flags exactly "slave", link ok): until then, a failover
+// would have no replica to promote.
+func (g *Sentinels) ReplicaSeen(addr string) bool {
+	for _, s := range g.Sentinels {
+		c := redis.NewClient(&redis.Options{Addr: s.Addr, Password: g.SentinelPassword, MaxRetries: -1})
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		reps, _ := c.Do(ctx, "SENTINEL", "REPLICAS", g.MasterName).Slice()
+		cancel()
+		_ = c.Close()
+		seen := false
+		for _, r := range reps {
+			seen = seen || field(r, "name") == addr && field(r, "flags") == "slave" && field(r, "master-link-status") == "ok"
+		}
+		if !seen {
+			return false
+		}
+	}
+	return true
+}
+
+// waitSentinels polls every sentinel (at most 15s in all) until ok.
+func (g *Sentinels) waitSentinels(t testing.TB, what string, ok func(*redis.Client, context.Context) (any, bool)) {
+	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for _, s := range g.Sentinels {
 		c := s.Client()
 		for {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			m, err := c.Do(ctx, "SENTINEL", "MASTER", g.MasterName).Result()
+			reply, done := ok(c, ctx)
 			cancel()
-			if err == nil && field(m, "num-slaves") == "1" && field(m, "num-other-sentinels") == "2" {
+			if done {
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("redistest: sentinel %s not ready after 15s: %v %v", s.Addr, m, err)
+				t.Fatalf("redistest: sentinel %s does not %s after 15s: %v", s.Addr, what, reply)
 			}
 			time.Sleep(50 * time.Millisecond) // readiness poll
 		}
 	}
-	return g
 }
 
 // MasterAddr is the primary's address as the first sentinel that answers

@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -156,11 +157,19 @@ func newServer(t testing.TB, opts Options) *Server {
 	if s.Password == "" {
 		s.Password = s.boot
 	}
-	if opts.Sentinel != "" {
+	if opts.Sentinel != "" || plainHex.MatchString(opts.Password) {
+		// Booted with its password: a group's (hex) passwords go on the
+		// command line as they are, so that a restarted server never
+		// answers a sentinel or replica with an auth error while its
+		// password is being set (a sentinel that met one could keep an
+		// unauthenticated link for many seconds).
 		s.boot = s.Password
 	}
 	return s
 }
+
+// plainHex is a password that can be given on the command line as it is.
+var plainHex = regexp.MustCompile(`^[0-9a-f]{16,}$`)
 
 // URL is the server's redis:// URL, user and password included (and
 // percent-encoded as a URL needs).
