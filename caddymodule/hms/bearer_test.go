@@ -262,6 +262,48 @@ func TestAltAIntrospection(t *testing.T) {
 	}
 }
 
+// TestAltAForgedOpaqueTokensAreBounded: a flood of forged opaque tokens
+// cannot turn into as many calls on the customer's introspection endpoint:
+// the calls are bounded (bearerauth: a burst of 20, then 10 per second), a
+// token over the bound gets 503 bearer_introspection_throttled (not
+// "invalid": it was not checked), none gets a token, and a good token the
+// verifier already knows is still served.
+func TestAltAForgedOpaqueTokensAreBounded(t *testing.T) {
+	emu := harness.NewHuawei(t)
+	as := newAS(t)
+	tester := harness.StartCaddy(t, harness.HMSSite(emu.URL, introspectionBlock(as)))
+	c := tester.Client
+	good := as.IssueOpaque(astest.Introspected{
+		"client_id": "sinch-client", "scope": testBearerScope, "aud": harness.TokenURL,
+		"exp": time.Now().Add(time.Hour).Unix(),
+	})
+	altA(t, c, good, harness.HMSAppID).WantToken(t)
+	before := as.IntrospectionCalls()
+	start := time.Now()
+	answers := map[string]int{}
+	for i := range 300 {
+		a := altA(t, c, fmt.Sprintf("forged-opaque-token-%03d-%s", i, strings.Repeat("x", 20)), harness.HMSAppID)
+		if a.Status == http.StatusOK {
+			t.Fatalf("forged token %d got a token", i)
+		}
+		answers[fmt.Sprintf("%d %v", a.Status, a.Body["error"])]++
+		if a.Status == http.StatusServiceUnavailable && a.Header.Get("Retry-After") == "" {
+			t.Errorf("503 without Retry-After")
+		}
+	}
+	elapsed := time.Since(start)
+	calls := as.IntrospectionCalls() - before
+	bound := 20 + 10*int(elapsed/time.Second+1)
+	t.Logf("300 forged opaque tokens in %v: %d introspection calls (bound %d); answers %v", elapsed.Round(time.Millisecond), calls, bound, answers)
+	if calls > bound {
+		t.Errorf("300 forged tokens made %d introspection calls, want at most %d", calls, bound)
+	}
+	if answers["503 temporarily_unavailable"] == 0 {
+		t.Errorf("no forged token was throttled: %v", answers)
+	}
+	altA(t, c, good, harness.HMSAppID).WantToken(t)
+}
+
 // TestAltAOnly: a config with bearer and no sinch_application loads, and
 // refuses client assertions.
 func TestAltAOnly(t *testing.T) {
