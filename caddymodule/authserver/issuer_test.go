@@ -104,7 +104,7 @@ func TestJSONConfigWithoutIssuerIsRefused(t *testing.T) {
 	cfg := fmt.Sprintf(`{"admin":{"listen":"localhost:%d"},"apps":{"http":{"servers":{"s":{"listen":[":%d"],"routes":[{"handle":[
 		{"handler":"sinch_oauth_server","clients":[{"client_id":"c","client_secret":%q}],"signing_key":%q}]}]}}}}}`,
 		harness.AdminPort, harness.HTTPPort, harness.ClientSecret, keys.PrivPath)
-	resp, err := http.Post(harness.AdminURL+"/load", "application/json", strings.NewReader(cfg))
+	resp, err := harness.Admin.Post(harness.AdminURL+"/load", "application/json", strings.NewReader(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}

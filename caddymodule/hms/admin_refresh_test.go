@@ -33,7 +33,7 @@ type refreshAnswerOf struct {
 // forceRefresh posts a forced refresh of testHMSAppID to the admin API.
 func forceRefresh(t *testing.T) refreshAnswerOf {
 	t.Helper()
-	resp, err := http.Post(harness.AdminURL+"/sinch_hms/refresh?hms_app="+harness.HMSAppID, "", nil)
+	resp, err := harness.Admin.Post(harness.AdminURL+"/sinch_hms/refresh?hms_app="+harness.HMSAppID, "", nil)
 	if err != nil {
 		t.Error(err)
 		return refreshAnswerOf{}

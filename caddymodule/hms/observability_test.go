@@ -179,7 +179,7 @@ type adminStatus struct {
 
 func getStatus(t *testing.T) adminStatus {
 	t.Helper()
-	resp, err := http.Get(harness.AdminURL + "/sinch_hms/status")
+	resp, err := harness.Admin.Get(harness.AdminURL + "/sinch_hms/status")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +200,7 @@ func getStatus(t *testing.T) adminStatus {
 
 func adminPost(t *testing.T, path string, wantStatus int) string {
 	t.Helper()
-	resp, err := http.Post(harness.AdminURL+path, "", nil)
+	resp, err := harness.Admin.Post(harness.AdminURL+path, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +271,7 @@ func TestAdminStatusAndRefresh(t *testing.T) {
 	noSecrets(t, "failed refresh answer", body, tok, fresh)
 
 	// wrong method, unknown application
-	if resp, err := http.Get(harness.AdminURL + "/sinch_hms/refresh?hms_app=" + harness.HMSAppID); err != nil || resp.StatusCode != http.StatusMethodNotAllowed {
+	if resp, err := harness.Admin.Get(harness.AdminURL + "/sinch_hms/refresh?hms_app=" + harness.HMSAppID); err != nil || resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("GET /sinch_hms/refresh: %v %v, want 405", resp.StatusCode, err)
 	}
 	adminPost(t, "/sinch_hms/refresh?hms_app=nope", http.StatusNotFound)

@@ -29,14 +29,13 @@ import (
 // is otherwise taken for the unchanged config.
 func loadConfig(t *testing.T, caddyfileSrc string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, fmt.Sprintf("http://localhost:%d/load", harness.AdminPort), strings.NewReader(caddyfileSrc))
+	req, err := http.NewRequest(http.MethodPost, harness.AdminURL+"/load", strings.NewReader(caddyfileSrc))
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "text/caddyfile")
 	req.Header.Set("Cache-Control", "must-revalidate")
-	req.Close = true // no idle connection left to a reloading admin server
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := harness.Admin.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -148,7 +148,9 @@ func (p *Process) Restart() {
 // API's /load, failing the test if Caddy refuses it.
 func (p *Process) Load(caddyfile string) {
 	p.t.Helper()
-	resp, err := http.Post(fmt.Sprintf("http://localhost:%d/load", p.AdminPort), "text/caddyfile", strings.NewReader(caddyfile))
+	// A connection of its own: a load restarts the admin endpoint.
+	admin := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 30 * time.Second}
+	resp, err := admin.Post(fmt.Sprintf("http://localhost:%d/load", p.AdminPort), "text/caddyfile", strings.NewReader(caddyfile))
 	if err != nil {
 		p.t.Fatalf("%s: /load: %v", p.Name, err)
 	}

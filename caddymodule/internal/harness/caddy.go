@@ -55,7 +55,7 @@ var AdminURL = fmt.Sprintf("http://localhost:%d", AdminPort)
 // as "name{labels}" -> value, labels as Prometheus writes them (sorted).
 func Metrics(t *testing.T) map[string]float64 {
 	t.Helper()
-	resp, err := http.Get(AdminURL + "/metrics")
+	resp, err := Admin.Get(AdminURL + "/metrics")
 	if err != nil {
 		t.Fatalf("scraping /metrics: %v", err)
 	}
@@ -108,8 +108,7 @@ func Delta(t *testing.T, before, after map[string]float64, series string, want f
 // returns the error it answers; the load must fail.
 func LoadError(t *testing.T, caddyfileSrc string) string {
 	t.Helper()
-	url := fmt.Sprintf("http://localhost:%d/load", AdminPort)
-	resp, err := http.Post(url, "text/caddyfile", strings.NewReader(caddyfileSrc))
+	resp, err := Admin.Post(AdminURL+"/load", "text/caddyfile", strings.NewReader(caddyfileSrc))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,3 +119,8 @@ func LoadError(t *testing.T, caddyfileSrc string) string {
 	}
 	return string(body)
 }
+
+// Admin is the client of the test Caddy's admin API. It opens a connection
+// per request: a config load restarts the admin endpoint, and a kept-alive
+// connection to the endpoint it replaced would read EOF.
+var Admin = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 30 * time.Second}
