@@ -11,7 +11,6 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-	"github.com/caddyserver/caddy/v2/caddytest"
 )
 
 func TestParseBearer(t *testing.T) {
@@ -71,60 +70,6 @@ func TestParseBearerErrors(t *testing.T) {
 			}
 		})
 	}
-}
-
-// TestAdaptBearer pins the Caddyfile → JSON of Alt A: the introspection
-// secret stays a placeholder in the JSON.
-func TestAdaptBearer(t *testing.T) {
-	caddytest.AssertAdapt(t, `:8080 {
-	sinch_hms {
-		bearer {
-			introspection_url https://as.example.com/introspect
-			introspection_client caddy {env.INTROSPECTION_SECRET}
-			scope hms
-		}
-		hms_application 111 {env.HMS_SECRET}
-		forward
-		forward_credentials
-	}
-}`, "caddyfile", `{
-	"apps": {
-		"http": {
-			"servers": {
-				"srv0": {
-					"listen": [
-						":8080"
-					],
-					"routes": [
-						{
-							"handle": [
-								{
-									"bearer": {
-										"introspection_client_id": "caddy",
-										"introspection_client_secret": "{env.INTROSPECTION_SECRET}",
-										"introspection_url": "https://as.example.com/introspect",
-										"scopes": [
-											"hms"
-										]
-									},
-									"forward": true,
-									"forward_credentials": true,
-									"handler": "sinch_hms",
-									"hms_applications": [
-										{
-											"app_id": "111",
-											"app_secret": "{env.HMS_SECRET}"
-										}
-									]
-								}
-							]
-						}
-					]
-				}
-			}
-		}
-	}
-}`)
 }
 
 func TestBearerConfigLoadErrors(t *testing.T) {

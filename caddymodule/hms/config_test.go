@@ -11,7 +11,6 @@ import (
 	"github.com/hmsgate/caddy-sinch-hms/caddymodule/internal/harness"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-	"github.com/caddyserver/caddy/v2/caddytest"
 )
 
 func TestCaddyfileParse(t *testing.T) {
@@ -70,58 +69,6 @@ func TestCaddyfileErrors(t *testing.T) {
 			}
 		})
 	}
-}
-
-// TestAdaptKeepsPlaceholders pins the Caddyfile → JSON adaptation: the
-// directive orders itself (no `order` line needed) and {env.*} secrets stay
-// literal in the JSON that the admin API would serve.
-func TestAdaptKeepsPlaceholders(t *testing.T) {
-	caddytest.AssertAdapt(t, `:8080 {
-	sinch_hms {
-		sinch_application key1 {env.SINCH_SECRET}
-		hms_application 111 {env.HMS_SECRET}
-	}
-	respond "not reached"
-}`, "caddyfile", `{
-	"apps": {
-		"http": {
-			"servers": {
-				"srv0": {
-					"listen": [
-						":8080"
-					],
-					"routes": [
-						{
-							"handle": [
-								{
-									"handler": "sinch_hms",
-									"hms_applications": [
-										{
-											"app_id": "111",
-											"app_secret": "{env.HMS_SECRET}"
-										}
-									],
-									"sinch_applications": [
-										{
-											"application_key": "key1",
-											"secrets": [
-												"{env.SINCH_SECRET}"
-											]
-										}
-									]
-								},
-								{
-									"body": "not reached",
-									"handler": "static_response"
-								}
-							]
-						}
-					]
-				}
-			}
-		}
-	}
-}`)
 }
 
 func TestConfigLoadErrors(t *testing.T) {

@@ -9,7 +9,6 @@ import (
 	"github.com/hmsgate/caddy-sinch-hms/caddymodule/internal/harness"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-	"github.com/caddyserver/caddy/v2/caddytest"
 )
 
 func TestCaddyfileRedisStores(t *testing.T) {
@@ -149,71 +148,4 @@ func TestValidateRedisStores(t *testing.T) {
 			}
 		})
 	}
-}
-
-// TestAdaptRedisStores pins the JSON of the redis stores: the password
-// placeholder stays literal, as for every secret, and beside the URL.
-func TestAdaptRedisStores(t *testing.T) {
-	caddytest.AssertAdapt(t, `:8080 {
-	sinch_hms {
-		sinch_application key1 {env.SINCH_SECRET}
-		hms_application 111 {env.HMS_SECRET}
-		replay_store redis redis://redis:6379/0 {
-			username edge
-			password {env.REDIS_PASSWORD}
-			key_prefix edge:
-		}
-		token_store redis {
-			url redis://redis:6379/0
-			password {file./run/secrets/redis}
-		}
-	}
-}`, "caddyfile", `{
-	"apps": {
-		"http": {
-			"servers": {
-				"srv0": {
-					"listen": [
-						":8080"
-					],
-					"routes": [
-						{
-							"handle": [
-								{
-									"handler": "sinch_hms",
-									"hms_applications": [
-										{
-											"app_id": "111",
-											"app_secret": "{env.HMS_SECRET}"
-										}
-									],
-									"replay_store": {
-										"backend": "redis",
-										"key_prefix": "edge:",
-										"password": "{env.REDIS_PASSWORD}",
-										"url": "redis://redis:6379/0",
-										"username": "edge"
-									},
-									"sinch_applications": [
-										{
-											"application_key": "key1",
-											"secrets": [
-												"{env.SINCH_SECRET}"
-											]
-										}
-									],
-									"token_store": {
-										"backend": "redis",
-										"password": "{file./run/secrets/redis}",
-										"url": "redis://redis:6379/0"
-									}
-								}
-							]
-						}
-					]
-				}
-			}
-		}
-	}
-}`)
 }
